@@ -1,0 +1,1 @@
+"""safepassage: secure case management for humanitarian rescue networks."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CellsConfig(AppConfig):
+    name = "safepassage.cells"
+    label = "cells"

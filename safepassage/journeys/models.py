@@ -1,0 +1,124 @@
+"""Journeys, their legs (each run by one cell) and the handoffs between legs.
+
+Compartments (DESIGN.md): a leg's key is wrapped to its cell's members and
+under its case's key; a handoff's key to the members of the two cells it
+joins and under the case's key (the coordinators who plan it).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from safepassage.vault.fields import SealedField, SealedModel
+
+
+class JourneyStatus(models.TextChoices):
+    PLANNING = "planning", _("Planning")
+    ACTIVE = "active", _("Active")
+    COMPLETED = "completed", _("Completed")
+    ABORTED = "aborted", _("Aborted")
+
+
+class Journey(SealedModel):
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="journeys")
+    compartment = models.ForeignKey("vault.Compartment", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(
+        max_length=20, choices=JourneyStatus.choices, default=JourneyStatus.PLANNING
+    )
+    title = SealedField(compartment="compartment")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class TransportKind(models.TextChoices):
+    CAR = "car", _("Car")
+    BUS = "bus", _("Bus")
+    TRAIN = "train", _("Train")
+    BOAT = "boat", _("Boat")
+    ON_FOOT = "on_foot", _("On foot")
+    MOTORBIKE = "motorbike", _("Motorbike")
+    STAY = "stay", _("Safe-house stay")
+
+
+class LegStatus(models.TextChoices):
+    PLANNED = "planned", _("Planned")
+    STARTED = "started", _("Started")
+    HANDED_OFF = "handed_off", _("Handed off")
+    FROZEN = "frozen", _("Frozen")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+OPEN_LEG_STATUSES = {LegStatus.PLANNED, LegStatus.STARTED}
+
+
+class Leg(SealedModel):
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="legs")
+    position = models.PositiveSmallIntegerField()
+    cell = models.ForeignKey(
+        "cells.Cell", null=True, blank=True, on_delete=models.SET_NULL, related_name="legs"
+    )
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="legs"
+    )
+    safe_house = models.ForeignKey(
+        "safehouses.SafeHouse", null=True, blank=True, on_delete=models.SET_NULL, related_name="stays"
+    )
+    compartment = models.ForeignKey("vault.Compartment", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=20, choices=LegStatus.choices, default=LegStatus.PLANNED)
+    # The window is plaintext: check-in deadlines are derived from it by the
+    # worker while nobody is logged in.
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    transport = SealedField(compartment="compartment")
+    route = SealedField(compartment="compartment")
+    vehicle = SealedField(compartment="compartment")
+    notes = SealedField(compartment="compartment")
+    started_at = models.DateTimeField(null=True, blank=True)
+    handed_off_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["journey", "position"]
+        indexes = [models.Index(fields=["cell", "status"])]
+
+
+class HandoffStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DONE = "done", _("Done")
+    FROZEN = "frozen", _("Frozen")
+
+
+class Handoff(SealedModel):
+    """Where two legs touch, or where the journey starts (pickup) or ends (arrival).
+
+    ``from_leg`` is empty for the pickup, ``to_leg`` for the arrival.
+    """
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="handoffs")
+    from_leg = models.OneToOneField(
+        Leg, null=True, blank=True, on_delete=models.CASCADE, related_name="end_handoff"
+    )
+    to_leg = models.OneToOneField(
+        Leg, null=True, blank=True, on_delete=models.CASCADE, related_name="start_handoff"
+    )
+    compartment = models.ForeignKey("vault.Compartment", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(
+        max_length=20, choices=HandoffStatus.choices, default=HandoffStatus.PENDING
+    )
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    place = SealedField(compartment="compartment")
+    clothing = SealedField(compartment="compartment")
+    vehicle_colour = SealedField(compartment="compartment")
+    vehicle_plate = SealedField(compartment="compartment")
+    signal = SealedField(compartment="compartment")
+    photo = SealedField(compartment="compartment", kind="bytes")
+    photo_type = SealedField(compartment="compartment")
+    # One-time verification phrase pair: the arriving side says the challenge,
+    # the receiving side answers with the response.
+    phrase_challenge = SealedField(compartment="compartment")
+    phrase_response = SealedField(compartment="compartment")
+    notes = SealedField(compartment="compartment")
+    done_at = models.DateTimeField(null=True, blank=True)

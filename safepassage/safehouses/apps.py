@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SafehousesConfig(AppConfig):
+    name = "safepassage.safehouses"
+    label = "safehouses"

@@ -1,0 +1,205 @@
+"""Settings shared by every environment.
+
+Secrets come from the environment only; a missing secret stops start-up
+(DESIGN.md: "Startup fails if a secret is missing").
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = BASE_DIR.parent
+VAR_DIR = Path(os.environ.get("SAFEPASSAGE_VAR_DIR", PROJECT_DIR / "var"))
+
+
+def require_env(name: str) -> str:
+    """Return the environment variable ``name`` or refuse to start."""
+    value = os.environ.get(name, "")
+    if not value:
+        raise ImproperlyConfigured(
+            f"The secret {name} is not set. safepassage refuses to start without it "
+            f"(run `make secrets` for local development)."
+        )
+    return value
+
+
+SECRET_KEY = require_env("SAFEPASSAGE_SECRET_KEY")
+# Seals notification addresses that must be usable while nobody is logged in.
+SAFEPASSAGE_DISPATCH_KEY = require_env("SAFEPASSAGE_DISPATCH_KEY")
+
+DEBUG = False
+ALLOWED_HOSTS: list[str] = [
+    h for h in os.environ.get("SAFEPASSAGE_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h
+]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "safepassage.core",
+    "safepassage.vault",
+    "safepassage.audit",
+    "safepassage.organisations",
+    "safepassage.members",
+    "safepassage.cells",
+    "safepassage.contacts",
+    "safepassage.cases",
+    "safepassage.journeys",
+    "safepassage.safehouses",
+    "safepassage.dashboard",
+    "safepassage.field",
+    "safepassage.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "safepassage.vault.middleware.VaultMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "safepassage.urls"
+WSGI_APPLICATION = "safepassage.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "safepassage.core.context_processors.member_roles",
+            ],
+            # A missing variable is a bug, not an empty string to show.
+            "string_if_invalid": "",
+        },
+    }
+]
+
+
+def database_from_env() -> dict:
+    """SQLite (WAL, synchronous=FULL, IMMEDIATE transactions) unless a URL is set."""
+    url = os.environ.get("SAFEPASSAGE_DATABASE_URL")
+    if url:
+        db = dj_database_url.parse(url, conn_max_age=60)
+        db.setdefault("TEST", {})
+        return db
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("SAFEPASSAGE_SQLITE_PATH", str(VAR_DIR / "safepassage.sqlite3")),
+        "OPTIONS": {
+            # IMMEDIATE takes the write lock at BEGIN, so two writers queue
+            # instead of failing on a lock upgrade; the audit chain relies on it.
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=20000;"
+            ),
+        },
+    }
+
+
+DATABASES = {"default": database_from_env()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "members.Member"
+AUTHENTICATION_BACKENDS = ["safepassage.members.backends.HandleBackend"]
+LOGIN_URL = "members:login"
+LOGIN_REDIRECT_URL = "dashboard:home"
+
+PASSWORD_HASHERS = ["safepassage.vault.hashers.VaultArgon2PasswordHasher"]
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+# Argon2id cost for both password hashing and key derivation. The floor is
+# enforced at start-up (vault.checks); these defaults sit well above it.
+VAULT_ARGON2_OPSLIMIT = int(os.environ.get("SAFEPASSAGE_ARGON2_OPSLIMIT", "3"))
+VAULT_ARGON2_MEMLIMIT = int(os.environ.get("SAFEPASSAGE_ARGON2_MEMLIMIT", str(64 * 1024 * 1024)))
+
+# Sessions are server-side and short: the key material in them is ciphertext
+# under a key that only the browser's cookie holds.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = 30 * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Strict"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Strict"
+VAULT_COOKIE_NAME = "sp_vault"
+
+# Uploads stay in memory (never a temporary file on disk) and are small.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
+VAULT_MAX_PHOTO_BYTES = 5 * 1024 * 1024
+MEDIA_ROOT = str(VAR_DIR / "media")
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("ko", _("Korean")), ("zh-hans", _("Simplified Chinese"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = str(VAR_DIR / "static")
+
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "safepassage API",
+    "DESCRIPTION": "JSON API for bots, bridges and scripts.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# Logs never carry record contents; the vault logs only ids and field names.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
+}

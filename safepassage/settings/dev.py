@@ -1,0 +1,5 @@
+"""Local development (`make run`): SQLite in var/, debug pages on loopback only."""
+
+from .base import *  # noqa: F403
+
+DEBUG = True

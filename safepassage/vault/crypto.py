@@ -1,0 +1,372 @@
+"""Every cryptographic operation in safepassage, and nothing else.
+
+No other module imports PyNaCl, argon2 or PyCryptodome. Function names say who
+can decrypt what they produce:
+
+- ``seal_for_compartment`` / ``open_with_compartment_key``: anyone holding the
+  compartment's data key (XChaCha20-Poly1305, associated data binds the
+  ciphertext to one record, one field, one compartment and one key version).
+- ``wrap_key_for_holder`` / ``unwrap_key_as_holder``: the holder of one X25519
+  private key (a member, or the organisation's recovery key).
+- ``wrap_key_under_parent`` / ``unwrap_key_with_parent``: anyone holding the
+  parent compartment's key.
+- ``seal_private_key_with_password`` / ``open_private_key_with_password``: the
+  person who knows the password (Argon2id, then XSalsa20-Poly1305).
+- ``seal_for_session`` / ``open_with_session_key``: the browser holding the
+  session cookie, together with the server holding the session row.
+- ``seal_for_audit_readers``: the holders of an organisation's audit private key.
+- ``split_recovery_key`` / ``combine_recovery_shares``: any k of n coordinators.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import secrets
+from dataclasses import dataclass
+
+import nacl.bindings
+import nacl.encoding
+import nacl.exceptions
+import nacl.hash
+import nacl.public
+import nacl.pwhash
+import nacl.secret
+import nacl.utils
+from Crypto.Protocol.SecretSharing import Shamir
+
+KEY_BYTES = 32
+SALT_BYTES = nacl.pwhash.argon2id.SALTBYTES
+_XNONCE_BYTES = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+# Sealed text is padded to a multiple of this many bytes so that ciphertext
+# length reveals only a coarse size, not the exact length of a name.
+PAD_BLOCK = 32
+
+# Blob formats. The first byte says how the rest is to be read.
+FORMAT_SEALED = 1
+FORMAT_PLAIN_BENCHMARK = 0
+
+
+class VaultError(Exception):
+    """Base class for vault failures."""
+
+
+class SealBroken(VaultError):
+    """A ciphertext failed authentication: it was altered, moved or truncated."""
+
+
+class WrongPassword(VaultError):
+    """The password does not open the member's private key."""
+
+
+class ArgonTooWeak(VaultError):
+    """Argon2id parameters below the floor."""
+
+
+@dataclass(frozen=True)
+class KdfParams:
+    """Argon2id cost. libsodium fixes parallelism at 1."""
+
+    opslimit: int
+    memlimit: int
+
+
+# OWASP Password Storage Cheat Sheet (Argon2id): m=19 MiB, t=2, p=1 is the
+# lowest recommended configuration. Nothing below it is accepted.
+ARGON2_FLOOR = KdfParams(opslimit=2, memlimit=19 * 1024 * 1024)
+
+
+def check_kdf_floor(params: KdfParams) -> None:
+    """Raise ArgonTooWeak if ``params`` is below the floor."""
+    if params.opslimit < ARGON2_FLOOR.opslimit or params.memlimit < ARGON2_FLOOR.memlimit:
+        raise ArgonTooWeak(
+            f"Argon2id parameters (opslimit={params.opslimit}, memlimit={params.memlimit}) "
+            f"are below the floor (opslimit>={ARGON2_FLOOR.opslimit}, "
+            f"memlimit>={ARGON2_FLOOR.memlimit})."
+        )
+
+
+# --- random material -------------------------------------------------------
+
+
+def new_data_key() -> bytes:
+    """A fresh random 256-bit compartment data key."""
+    return nacl.utils.random(KEY_BYTES)
+
+
+def new_salt() -> bytes:
+    return nacl.utils.random(SALT_BYTES)
+
+
+def random_token(nbytes: int = 32) -> str:
+    """An unguessable URL-safe token (invitation links)."""
+    return secrets.token_urlsafe(nbytes)
+
+
+# --- compartment sealing (records) -------------------------------------------
+
+
+def _pad(data: bytes) -> bytes:
+    return bytes(nacl.bindings.sodium_pad(data, PAD_BLOCK))
+
+
+def _unpad(data: bytes) -> bytes:
+    return bytes(nacl.bindings.sodium_unpad(data, PAD_BLOCK))
+
+
+def seal_for_compartment(key: bytes, plaintext: bytes, aad: bytes, *, version: int) -> bytes:
+    """Seal ``plaintext`` so that only holders of ``key`` can open it.
+
+    The blob is ``format(1) | version(4) | nonce(24) | ciphertext``; ``aad``
+    must be given again, byte for byte, to open it.
+    """
+    nonce = nacl.utils.random(_XNONCE_BYTES)
+    header = bytes([FORMAT_SEALED]) + version.to_bytes(4, "big")
+    ct = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        _pad(plaintext), header + aad, nonce, key
+    )
+    return header + nonce + ct
+
+
+def blob_version(blob: bytes) -> int:
+    """The key version a sealed blob was made with (not authenticated by itself)."""
+    if len(blob) < 5 or blob[0] != FORMAT_SEALED:
+        raise SealBroken("not a sealed value")
+    return int.from_bytes(blob[1:5], "big")
+
+
+def blob_is_sealed(blob: bytes) -> bool:
+    return (
+        len(blob) >= 5 + _XNONCE_BYTES + nacl.bindings.crypto_aead_xchacha20poly1305_ietf_ABYTES
+        and blob[0] == FORMAT_SEALED
+    )
+
+
+def open_with_compartment_key(key: bytes, blob: bytes, aad: bytes) -> bytes:
+    """Open a blob made by ``seal_for_compartment``; raise SealBroken if altered."""
+    if not blob_is_sealed(blob):
+        raise SealBroken("not a sealed value")
+    header, nonce, ct = blob[:5], blob[5 : 5 + _XNONCE_BYTES], blob[5 + _XNONCE_BYTES :]
+    try:
+        padded = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            ct, header + aad, nonce, key
+        )
+        return _unpad(padded)
+    except (nacl.exceptions.CryptoError, ValueError) as exc:
+        raise SealBroken("sealed value failed authentication") from exc
+
+
+def plain_benchmark_blob(plaintext: bytes) -> bytes:
+    """The unsealed storage format, used only by the sealing-off benchmark."""
+    return bytes([FORMAT_PLAIN_BENCHMARK]) + plaintext
+
+
+def open_plain_benchmark_blob(blob: bytes) -> bytes:
+    if not blob or blob[0] != FORMAT_PLAIN_BENCHMARK:
+        raise SealBroken("not a benchmark plaintext value")
+    return blob[1:]
+
+
+# --- member key pairs and passwords ------------------------------------------
+
+
+def _password_key(password: str, salt: bytes, params: KdfParams) -> bytes:
+    check_kdf_floor(params)
+    return nacl.pwhash.argon2id.kdf(
+        KEY_BYTES,
+        password.encode("utf-8"),
+        salt,
+        opslimit=params.opslimit,
+        memlimit=params.memlimit,
+    )
+
+
+@dataclass(frozen=True)
+class SealedKeyPair:
+    public_key: bytes
+    sealed_private_key: bytes
+    salt: bytes
+    params: KdfParams
+
+
+def new_keypair() -> tuple[bytes, bytes]:
+    """A fresh X25519 key pair as (public, private) raw bytes."""
+    sk = nacl.public.PrivateKey.generate()
+    return bytes(sk.public_key), bytes(sk)
+
+
+def seal_private_key_with_password(
+    private_key: bytes, password: str, params: KdfParams, *, salt: bytes | None = None
+) -> tuple[bytes, bytes]:
+    """Seal ``private_key`` under an Argon2id key from ``password``: (sealed, salt)."""
+    salt = salt or new_salt()
+    box = nacl.secret.SecretBox(_password_key(password, salt, params))
+    return bytes(box.encrypt(private_key)), salt
+
+
+def new_member_keypair(password: str, params: KdfParams) -> SealedKeyPair:
+    """A member's X25519 key pair with the private half sealed under their password."""
+    public_key, private_key = new_keypair()
+    sealed, salt = seal_private_key_with_password(private_key, password, params)
+    return SealedKeyPair(public_key, sealed, salt, params)
+
+
+def open_private_key_with_password(
+    sealed_private_key: bytes, password: str, salt: bytes, params: KdfParams
+) -> bytes:
+    """The member's private key, or WrongPassword. Touches nothing else."""
+    box = nacl.secret.SecretBox(_password_key(password, salt, params))
+    try:
+        return bytes(box.decrypt(sealed_private_key))
+    except nacl.exceptions.CryptoError as exc:
+        raise WrongPassword("password does not open this key") from exc
+
+
+# --- key wrapping ----------------------------------------------------------------
+
+
+def wrap_key_for_holder(public_key: bytes, data_key: bytes) -> bytes:
+    """Wrap ``data_key`` so only the holder of ``public_key``'s private half opens it."""
+    return bytes(nacl.public.SealedBox(nacl.public.PublicKey(public_key)).encrypt(data_key))
+
+
+def unwrap_key_as_holder(private_key: bytes, wrapped: bytes) -> bytes:
+    try:
+        return bytes(nacl.public.SealedBox(nacl.public.PrivateKey(private_key)).decrypt(wrapped))
+    except nacl.exceptions.CryptoError as exc:
+        raise SealBroken("wrapped key failed authentication") from exc
+
+
+def wrap_key_under_parent(parent_key: bytes, child_key: bytes, aad: bytes) -> bytes:
+    """Wrap ``child_key`` for holders of the parent compartment's key."""
+    nonce = nacl.utils.random(_XNONCE_BYTES)
+    ct = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(child_key, aad, nonce, parent_key)
+    return nonce + ct
+
+
+def unwrap_key_with_parent(parent_key: bytes, wrapped: bytes, aad: bytes) -> bytes:
+    nonce, ct = wrapped[:_XNONCE_BYTES], wrapped[_XNONCE_BYTES:]
+    try:
+        return bytes(
+            nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(ct, aad, nonce, parent_key)
+        )
+    except (nacl.exceptions.CryptoError, ValueError) as exc:
+        raise SealBroken("wrapped key failed authentication") from exc
+
+
+def seal_for_audit_readers(public_key: bytes, plaintext: bytes) -> bytes:
+    """Anyone may write; only the holders of the audit private key can read."""
+    return bytes(nacl.public.SealedBox(nacl.public.PublicKey(public_key)).encrypt(plaintext))
+
+
+def open_as_audit_reader(private_key: bytes, blob: bytes) -> bytes:
+    try:
+        return bytes(nacl.public.SealedBox(nacl.public.PrivateKey(private_key)).decrypt(blob))
+    except nacl.exceptions.CryptoError as exc:
+        raise SealBroken("audit entry failed authentication") from exc
+
+
+# --- session -------------------------------------------------------------------
+
+
+def new_session_key() -> bytes:
+    return nacl.utils.random(nacl.secret.SecretBox.KEY_SIZE)
+
+
+def seal_for_session(session_key: bytes, data: bytes) -> bytes:
+    """Seal ``data`` for the session: the key lives only in the browser's cookie."""
+    return bytes(nacl.secret.SecretBox(session_key).encrypt(data))
+
+
+def open_with_session_key(session_key: bytes, blob: bytes) -> bytes:
+    try:
+        return bytes(nacl.secret.SecretBox(session_key).decrypt(blob))
+    except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
+        raise SealBroken("session key material failed authentication") from exc
+
+
+def encode_key(key: bytes) -> str:
+    return base64.urlsafe_b64encode(key).decode("ascii")
+
+
+def decode_key(text: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(text.encode("ascii"))
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise SealBroken("malformed key") from exc
+    if len(key) != KEY_BYTES:
+        raise SealBroken("malformed key")
+    return key
+
+
+# --- hashing ---------------------------------------------------------------------
+
+
+def chain_hash(previous: bytes, entry: bytes) -> bytes:
+    """Link one audit entry to the one before it (BLAKE2b-256 over ciphertext)."""
+    return nacl.hash.blake2b(
+        len(previous).to_bytes(4, "big") + previous + entry,
+        digest_size=32,
+        encoder=nacl.encoding.RawEncoder,
+    )
+
+
+def token_digest(token: str) -> str:
+    """A lookup digest for a bearer token; the token itself is never stored."""
+    return nacl.hash.blake2b(
+        token.encode("utf-8"), digest_size=32, person=b"sp-token", encoder=nacl.encoding.HexEncoder
+    ).decode("ascii")
+
+
+def constant_time_equal(a: bytes, b: bytes) -> bool:
+    return hmac.compare_digest(a, b)
+
+
+def fingerprint(public_key: bytes) -> str:
+    """A short human-comparable fingerprint of a public key (for approving members)."""
+    digest = nacl.hash.blake2b(
+        public_key, digest_size=10, person=b"sp-fingerp", encoder=nacl.encoding.RawEncoder
+    )
+    hexed = digest.hex().upper()
+    return " ".join(hexed[i : i + 4] for i in range(0, len(hexed), 4))
+
+
+# --- organisation recovery (Shamir k-of-n) ------------------------------------------
+
+
+def split_recovery_key(secret: bytes, threshold: int, holders: int) -> list[str]:
+    """Split a 32-byte secret into ``holders`` shares, any ``threshold`` of which recover it.
+
+    PyCryptodome's Shamir works on 16-byte secrets, so each half is split
+    separately with the same indices; a share carries both halves.
+    """
+    if len(secret) != KEY_BYTES:
+        raise VaultError("recovery secret must be 32 bytes")
+    if not 1 <= threshold <= holders:
+        raise VaultError("threshold must be between 1 and the number of holders")
+    if threshold == 1:
+        # Shamir with k=1 is the secret itself; refuse rather than pretend.
+        raise VaultError("recovery needs at least two holders to agree")
+    first = Shamir.split(threshold, holders, secret[:16])
+    second = Shamir.split(threshold, holders, secret[16:])
+    shares = []
+    for (idx_a, share_a), (idx_b, share_b) in zip(first, second, strict=True):
+        assert idx_a == idx_b  # noqa: S101 - PyCryptodome numbers shares 1..n in order
+        shares.append(f"{idx_a}-{(share_a + share_b).hex()}")
+    return shares
+
+
+def combine_recovery_shares(shares: list[str]) -> bytes:
+    """Recombine shares made by ``split_recovery_key`` (exactly ``threshold`` of them)."""
+    first, second = [], []
+    try:
+        for share in shares:
+            idx_text, hexed = share.strip().split("-", 1)
+            raw = bytes.fromhex(hexed)
+            if len(raw) != 32:
+                raise ValueError
+            first.append((int(idx_text), raw[:16]))
+            second.append((int(idx_text), raw[16:]))
+    except ValueError as exc:
+        raise VaultError("a recovery share is malformed") from exc
+    return Shamir.combine(first) + Shamir.combine(second)

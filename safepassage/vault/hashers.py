@@ -1,0 +1,26 @@
+"""Password hashing with Argon2id at the vault's configured cost."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.hashers import Argon2PasswordHasher
+
+
+class VaultArgon2PasswordHasher(Argon2PasswordHasher):
+    """Django's Argon2 hasher (argon2-cffi, Argon2id) at the vault's cost.
+
+    The same floor as key derivation applies (see ``crypto.ARGON2_FLOOR``);
+    ``vault.apps`` refuses to start below it.
+    """
+
+    algorithm = "argon2"
+
+    @property  # type: ignore[override]
+    def time_cost(self) -> int:
+        return settings.VAULT_ARGON2_OPSLIMIT
+
+    @property  # type: ignore[override]
+    def memory_cost(self) -> int:  # KiB
+        return settings.VAULT_ARGON2_MEMLIMIT // 1024
+
+    parallelism = 1

@@ -1,0 +1,281 @@
+"""Writes to the need-to-know graph.
+
+These are building blocks for the domain services (``cases.services``,
+``journeys.services``...), which own the transaction and the audit event.
+Each function here must be called inside that transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from django.apps import apps
+from django.db import transaction
+
+from . import crypto
+from .fields import SealedField, SealedModel
+from .keyring import Keyring, Locked, grant_aad
+from .models import Compartment, CompartmentGrant, CompartmentKind, HolderKind, PendingGrant
+
+if TYPE_CHECKING:
+    from safepassage.members.models import Member
+    from safepassage.organisations.models import Organisation
+
+# Compartments that carry a recovery grant. Legs and handoffs hang under a
+# case, so recovering the case recovers them.
+RECOVERABLE = {CompartmentKind.COORDINATORS, CompartmentKind.CASE}
+
+
+def _in_transaction() -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("vault writes must run inside the calling service's transaction")
+
+
+def create_compartment(
+    *, organisation: Organisation, kind: str, keyring: Keyring, recovery_public_key: bytes | None = None
+) -> Compartment:
+    """A new compartment with a fresh key, remembered in ``keyring``.
+
+    The key is wrapped to the organisation's recovery key when the kind is
+    recoverable; other grants are the caller's to add.
+    """
+    _in_transaction()
+    compartment = Compartment.objects.create(organisation=organisation, kind=kind)
+    key = crypto.new_data_key()
+    keyring.remember(compartment.id, compartment.current_version, key)
+    public = recovery_public_key or organisation.recovery_public_key
+    if kind in RECOVERABLE and public:
+        CompartmentGrant.objects.create(
+            compartment=compartment,
+            version=compartment.current_version,
+            holder_kind=HolderKind.RECOVERY,
+            wrapped_key=crypto.wrap_key_for_holder(bytes(public), key),
+        )
+    return compartment
+
+
+def grant_to_member(*, compartment: Compartment, member: Member, keyring: Keyring) -> None:
+    """Wrap the compartment's current key to ``member`` (idempotent)."""
+    _in_transaction()
+    version, key = keyring.key_for_sealing(compartment.id)
+    CompartmentGrant.objects.update_or_create(
+        compartment=compartment,
+        member=member,
+        holder_kind=HolderKind.MEMBER,
+        defaults={
+            "version": version,
+            "wrapped_key": crypto.wrap_key_for_holder(bytes(member.public_key), key),
+        },
+    )
+    PendingGrant.objects.filter(compartment=compartment, member=member).delete()
+
+
+def grant_or_defer(*, compartment: Compartment, member: Member, keyring: Keyring) -> bool:
+    """Grant now if ``keyring`` opens the compartment, else queue a PendingGrant.
+
+    Returns True when granted now.
+    """
+    if keyring.can_open(compartment.id):
+        grant_to_member(compartment=compartment, member=member, keyring=keyring)
+        return True
+    PendingGrant.objects.get_or_create(compartment=compartment, member=member)
+    return False
+
+
+def grant_to_parent(*, compartment: Compartment, parent: Compartment, keyring: Keyring) -> None:
+    """Wrap the compartment's key under ``parent``'s key: parent holders open it."""
+    _in_transaction()
+    version, key = keyring.key_for_sealing(compartment.id)
+    parent_version, parent_key = keyring.key_for_sealing(parent.id)
+    CompartmentGrant.objects.update_or_create(
+        compartment=compartment,
+        parent=parent,
+        holder_kind=HolderKind.PARENT,
+        defaults={
+            "version": version,
+            "parent_version": parent_version,
+            "wrapped_key": crypto.wrap_key_under_parent(
+                parent_key, key, grant_aad(compartment.id, version, parent.id, parent_version)
+            ),
+        },
+    )
+
+
+def revoke_member(*, compartment: Compartment, member: Member) -> bool:
+    """Remove ``member``'s copy of the key and mark the compartment for rotation.
+
+    Returns True when the member held a copy. The caller should then call
+    ``rotate`` if it can open the compartment (the member may have kept the key).
+    """
+    _in_transaction()
+    deleted, _ = CompartmentGrant.objects.filter(
+        compartment=compartment, holder_kind=HolderKind.MEMBER, member=member
+    ).delete()
+    PendingGrant.objects.filter(compartment=compartment, member=member).delete()
+    if deleted:
+        Compartment.objects.filter(pk=compartment.pk).update(rotation_due=True)
+    return bool(deleted)
+
+
+def sealed_models() -> list[type[SealedModel]]:
+    return [
+        m
+        for m in apps.get_models()
+        if issubclass(m, SealedModel) and any(isinstance(f, SealedField) for f in m._meta.fields)
+    ]
+
+
+def records_in(compartment_ids: Iterable[uuid.UUID]) -> dict[type, dict[str, list]]:
+    """Every record with a field sealed in the given compartments.
+
+    Returns {model: {compartment lookup: [records]}}.
+    """
+    ids = list(compartment_ids)
+    found: dict[type, dict[str, list]] = {}
+    for model in sealed_models():
+        lookups = {
+            f.compartment_lookup() for f in model._meta.fields if isinstance(f, SealedField)
+        }
+        for lookup in lookups:
+            records = list(model._base_manager.filter(**{f"{lookup}__in": ids}))
+            if records:
+                found.setdefault(model, {})[lookup] = records
+    return found
+
+
+def rotate(*, compartment: Compartment, keyring: Keyring) -> int:
+    """Give the compartment a new key, re-seal everything in it, re-wrap every grant.
+
+    Old-version grants are destroyed, so a copy of the old key opens nothing
+    written from now on. Returns the number of records re-sealed. Raises
+    Locked if ``keyring`` cannot open the compartment or its parents.
+    """
+    _in_transaction()
+    compartment = Compartment.objects.select_for_update().get(pk=compartment.pk)
+    old_version, _old_key = keyring.key_for_sealing(compartment.id)
+    if old_version != compartment.current_version:
+        raise Locked("stale key for rotation")
+
+    # 1. Read every value sealed in the compartment while the old key works.
+    plain: list[tuple[SealedModel, dict[str, object]]] = []
+    for model, by_lookup in records_in([compartment.id]).items():
+        for lookup, records in by_lookup.items():
+            fields = [
+                f
+                for f in model._meta.fields
+                if isinstance(f, SealedField) and f.compartment_lookup() == lookup
+            ]
+            for record in records:
+                plain.append((record, {f.attname: getattr(record, f.attname) for f in fields}))
+
+    # 2. Child compartments wrapped under this one, and this one's own parents.
+    grants = list(CompartmentGrant.objects.filter(compartment=compartment))
+    child_grants = list(
+        CompartmentGrant.objects.filter(parent=compartment, holder_kind=HolderKind.PARENT)
+    )
+    children = {g.compartment_id: keyring.key_for_sealing(g.compartment_id) for g in child_grants}
+    parents = {
+        g.parent_id: keyring.key_for_sealing(g.parent_id)
+        for g in grants
+        if g.holder_kind == HolderKind.PARENT
+    }
+
+    # 3. The new key.
+    new_version = old_version + 1
+    new_key = crypto.new_data_key()
+    compartment.current_version = new_version
+    compartment.rotation_due = False
+    compartment.save(update_fields=["current_version", "rotation_due"])
+    keyring.remember(compartment.id, new_version, new_key)
+
+    # 4. Re-seal under the new key.
+    for record, values in plain:
+        for attname, value in values.items():
+            setattr(record, attname, value)
+        record.save(update_fields=list(values))
+
+    # 5. Re-wrap this compartment's grants.
+    from safepassage.members.models import Member
+
+    member_keys = dict(
+        Member.objects.filter(
+            pk__in=[g.member_id for g in grants if g.holder_kind == HolderKind.MEMBER]
+        ).values_list("pk", "public_key")
+    )
+    org_recovery = compartment.organisation.recovery_public_key
+    for grant in grants:
+        if grant.holder_kind == HolderKind.MEMBER:
+            grant.wrapped_key = crypto.wrap_key_for_holder(bytes(member_keys[grant.member_id]), new_key)
+        elif grant.holder_kind == HolderKind.RECOVERY:
+            if not org_recovery:
+                grant.delete()
+                continue
+            grant.wrapped_key = crypto.wrap_key_for_holder(bytes(org_recovery), new_key)
+        else:
+            parent_version, parent_key = parents[grant.parent_id]
+            grant.parent_version = parent_version
+            grant.wrapped_key = crypto.wrap_key_under_parent(
+                parent_key,
+                new_key,
+                grant_aad(compartment.id, new_version, grant.parent_id, parent_version),
+            )
+        grant.version = new_version
+        grant.save(update_fields=["version", "parent_version", "wrapped_key"])
+
+    # 6. Re-wrap the children under the new key.
+    for grant in child_grants:
+        child_version, child_key = children[grant.compartment_id]
+        grant.parent_version = new_version
+        grant.wrapped_key = crypto.wrap_key_under_parent(
+            new_key, child_key, grant_aad(grant.compartment_id, child_version, compartment.id, new_version)
+        )
+        grant.save(update_fields=["parent_version", "wrapped_key"])
+    return len(plain)
+
+
+def fulfil_pending_grants(*, keyring: Keyring, organisation_id: uuid.UUID) -> int:
+    """Wrap keys for members waiting on compartments that ``keyring`` opens."""
+    pending = list(
+        PendingGrant.objects.filter(compartment__organisation_id=organisation_id).select_related(
+            "compartment", "member"
+        )
+    )
+    if not pending:
+        return 0
+    keyring.load(p.compartment_id for p in pending)
+    done = 0
+    with transaction.atomic():
+        for p in pending:
+            if keyring.can_open(p.compartment_id):
+                grant_to_member(compartment=p.compartment, member=p.member, keyring=keyring)
+                done += 1
+    return done
+
+
+def rotate_due(*, keyring: Keyring, organisation_id: uuid.UUID) -> int:
+    """Rotate every compartment marked ``rotation_due`` that ``keyring`` opens."""
+    due = list(Compartment.objects.filter(organisation_id=organisation_id, rotation_due=True))
+    keyring.load(c.id for c in due)
+    done = 0
+    for compartment in due:
+        if keyring.can_open(compartment.id):
+            try:
+                with transaction.atomic():
+                    rotate(compartment=compartment, keyring=keyring)
+                done += 1
+            except Locked:
+                continue
+    return done
+
+
+def holders_by_compartment(compartment_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, set]:
+    """{compartment: {("member", id) | ("parent", id) | ("recovery", None)}}: the graph's edges."""
+    edges: dict[uuid.UUID, set] = defaultdict(set)
+    for cid, kind, member_id, parent_id in CompartmentGrant.objects.filter(
+        compartment_id__in=list(compartment_ids)
+    ).values_list("compartment_id", "holder_kind", "member_id", "parent_id"):
+        edges[cid].add((kind, member_id or parent_id))
+    return edges
