@@ -103,6 +103,8 @@ class Handoff(SealedModel):
     to_leg = models.OneToOneField(
         Leg, null=True, blank=True, on_delete=models.CASCADE, related_name="start_handoff"
     )
+    # The boundary this handoff sits on: 0 is the pickup, len(legs) the arrival.
+    position = models.PositiveSmallIntegerField(default=0)
     compartment = models.ForeignKey("vault.Compartment", on_delete=models.PROTECT, related_name="+")
     status = models.CharField(
         max_length=20, choices=HandoffStatus.choices, default=HandoffStatus.PENDING
@@ -122,3 +124,14 @@ class Handoff(SealedModel):
     phrase_response = SealedField(compartment="compartment")
     notes = SealedField(compartment="compartment")
     done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["journey", "position"]
+
+    @property
+    def is_pickup(self) -> bool:
+        return self.from_leg_id is None
+
+    @property
+    def is_arrival(self) -> bool:
+        return self.to_leg_id is None

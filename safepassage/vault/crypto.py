@@ -98,6 +98,11 @@ def new_salt() -> bytes:
     return nacl.utils.random(SALT_BYTES)
 
 
+def random_choice(options: list[str] | tuple[str, ...]) -> str:
+    """An unpredictable choice (verification phrases)."""
+    return secrets.choice(options)
+
+
 def random_token(nbytes: int = 32) -> str:
     """An unguessable URL-safe token (invitation links)."""
     return secrets.token_urlsafe(nbytes)
@@ -192,6 +197,12 @@ class SealedKeyPair:
 def new_keypair() -> tuple[bytes, bytes]:
     """A fresh X25519 key pair as (public, private) raw bytes."""
     sk = nacl.public.PrivateKey.generate()
+    return bytes(sk.public_key), bytes(sk)
+
+
+def keypair_from_private(private_key: bytes) -> tuple[bytes, bytes]:
+    """(public, private) for an existing X25519 private key."""
+    sk = nacl.public.PrivateKey(private_key)
     return bytes(sk.public_key), bytes(sk)
 
 

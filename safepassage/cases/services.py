@@ -1,0 +1,202 @@
+"""Cases: opening, travellers, status, notes, and who coordinates them."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from safepassage import roles
+from safepassage.audit import services as audit
+from safepassage.core.errors import ServiceError
+from safepassage.vault import services as vault
+from safepassage.vault.keyring import require
+from safepassage.vault.models import CompartmentKind
+
+from .models import (
+    CASE_TRANSITIONS,
+    Case,
+    CaseCoordinator,
+    CaseEvent,
+    CaseEventKind,
+    CaseStatus,
+    Traveller,
+)
+
+
+def _require_case_coordinator(actor, case: Case) -> None:
+    if not roles.is_coordinator(actor) or not CaseCoordinator.objects.filter(
+        case=case, member=actor
+    ).exists():
+        raise ServiceError(_("Only a coordinator of this case can do this."))
+
+
+def add_event(*, case: Case, kind: str, text: str, actor=None, compartment=None) -> CaseEvent:
+    """A timeline entry, sealed in the case's compartment unless another is given
+    (a cell member's leg update is sealed in the leg's compartment, which the
+    case's coordinators also hold)."""
+    event = CaseEvent(case=case, compartment=compartment or case.compartment, kind=kind, actor=actor)
+    event.text = text
+    event.save()
+    return event
+
+
+def do_open_case(
+    *,
+    actor,
+    codename: str,
+    needs: str = "",
+    consent: dict | None = None,
+    summary: str = "",
+    coordinators: list | None = None,
+) -> Case:
+    """Open a case with its own compartment, held by ``actor`` and ``coordinators``."""
+    if not roles.is_coordinator(actor):
+        raise ServiceError(_("Only a coordinator can do this."))
+    if not codename.strip():
+        raise ServiceError(_("A case needs a code name."))
+    others = [m for m in (coordinators or []) if m.pk != actor.pk]
+    for member in others:
+        if member.organisation_id != actor.organisation_id or not roles.is_coordinator(member):
+            raise ServiceError(_("Only coordinators of this organisation can coordinate a case."))
+    keyring = require()
+    with transaction.atomic():
+        compartment = vault.create_compartment(
+            organisation=actor.organisation, kind=CompartmentKind.CASE, keyring=keyring
+        )
+        case = Case(organisation=actor.organisation, compartment=compartment)
+        case.codename = codename.strip()
+        case.needs = needs
+        case.consent = consent or {"given": False}
+        case.summary = summary
+        case.save()
+        for member in [actor, *others]:
+            CaseCoordinator.objects.create(case=case, member=member)
+            vault.grant_to_member(compartment=compartment, member=member, keyring=keyring)
+        add_event(case=case, kind=CaseEventKind.OPENED, text=_("Case opened."), actor=actor)
+        audit.record(organisation=actor.organisation, actor=actor, verb="case.open", target=case)
+    return case
+
+
+def do_update_case(
+    *, actor, case: Case, codename: str, needs: str, consent: dict, summary: str
+) -> Case:
+    _require_case_coordinator(actor, case)
+    with transaction.atomic():
+        case.codename = codename.strip()
+        case.needs = needs
+        case.consent = consent
+        case.summary = summary
+        case.save()
+        audit.record(organisation=actor.organisation, actor=actor, verb="case.update", target=case)
+    return case
+
+
+def do_add_case_coordinator(*, actor, case: Case, member) -> None:
+    _require_case_coordinator(actor, case)
+    if member.organisation_id != actor.organisation_id or not roles.is_coordinator(member):
+        raise ServiceError(_("Only coordinators of this organisation can coordinate a case."))
+    with transaction.atomic():
+        CaseCoordinator.objects.get_or_create(case=case, member=member)
+        vault.grant_to_member(compartment=case.compartment, member=member, keyring=require())
+        audit.record(
+            organisation=actor.organisation, actor=actor, verb="case.add_coordinator", target=case,
+            detail={"member": str(member.pk)},
+        )
+
+
+def do_add_traveller(
+    *,
+    actor,
+    case: Case,
+    name: str,
+    alias: str = "",
+    birth_year: str = "",
+    phone: str = "",
+    description: str = "",
+    needs: str = "",
+) -> Traveller:
+    _require_case_coordinator(actor, case)
+    if not name.strip():
+        raise ServiceError(_("A traveller needs a name."))
+    with transaction.atomic():
+        traveller = Traveller(case=case, compartment=case.compartment)
+        traveller.name = name.strip()
+        traveller.alias = alias
+        traveller.birth_year = birth_year
+        traveller.phone = phone
+        traveller.description = description
+        traveller.needs = needs
+        traveller.save()
+        add_event(
+            case=case,
+            kind=CaseEventKind.TRAVELLER,
+            text=_("Traveller %(name)s added.") % {"name": traveller.name},
+            actor=actor,
+        )
+        audit.record(organisation=actor.organisation, actor=actor, verb="traveller.add", target=traveller)
+    return traveller
+
+
+def do_update_traveller(
+    *, actor, traveller: Traveller, name: str, alias: str, birth_year: str, phone: str,
+    description: str, needs: str,
+) -> Traveller:
+    _require_case_coordinator(actor, traveller.case)
+    if not name.strip():
+        raise ServiceError(_("A traveller needs a name."))
+    with transaction.atomic():
+        traveller.name = name.strip()
+        traveller.alias = alias
+        traveller.birth_year = birth_year
+        traveller.phone = phone
+        traveller.description = description
+        traveller.needs = needs
+        traveller.save()
+        audit.record(
+            organisation=actor.organisation, actor=actor, verb="traveller.update", target=traveller
+        )
+    return traveller
+
+
+def set_status(*, case: Case, status: str) -> None:
+    """Move the case to ``status`` (no permission check: callers decide)."""
+    now = timezone.now()
+    case.status = status
+    case.status_changed_at = now
+    if status == CaseStatus.CLOSED:
+        case.closed_at = now
+    case.save(update_fields=["status", "status_changed_at", "closed_at"])
+
+
+def do_change_case_status(*, actor, case: Case, status: str, note: str = "") -> Case:
+    _require_case_coordinator(actor, case)
+    if status not in CaseStatus.values:
+        raise ServiceError(_("Unknown status."))
+    if status not in CASE_TRANSITIONS[case.status]:
+        raise ServiceError(
+            _("A case that is %(current)s cannot become %(new)s.")
+            % {"current": case.get_status_display(), "new": CaseStatus(status).label}
+        )
+    with transaction.atomic():
+        previous = case.get_status_display()
+        set_status(case=case, status=status)
+        text = _("Status: %(old)s → %(new)s.") % {"old": previous, "new": case.get_status_display()}
+        if note:
+            text = f"{text} {note}"
+        add_event(case=case, kind=CaseEventKind.STATUS, text=text, actor=actor)
+        audit.record(
+            organisation=actor.organisation, actor=actor, verb="case.status", target=case,
+            detail={"status": status},
+        )
+    return case
+
+
+def do_add_case_note(*, actor, case: Case, text: str) -> CaseEvent:
+    _require_case_coordinator(actor, case)
+    if not text.strip():
+        raise ServiceError(_("A note cannot be empty."))
+    with transaction.atomic():
+        event = add_event(case=case, kind=CaseEventKind.NOTE, text=text.strip(), actor=actor)
+        audit.record(organisation=actor.organisation, actor=actor, verb="case.note", target=event)
+    return event

@@ -1,0 +1,515 @@
+"""Journeys, legs and handoffs, and the key grants that follow them.
+
+The grant rules (DESIGN.md), applied here and nowhere else:
+
+- a leg's key is wrapped under its case's key and to every approved member
+  of the leg's cell;
+- a handoff's key is wrapped under its case's key and to every approved
+  member of the cells of the two legs it joins.
+
+Whenever a leg's cell, a journey's order or a cell's membership changes, the
+``sync_*`` functions bring the grants in line: new holders are granted (or
+queued when the actor cannot open the key), former holders are revoked and
+the compartment is rotated.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from safepassage import roles
+from safepassage.audit import services as audit
+from safepassage.cases.models import Case, CaseCoordinator, CaseEventKind, CaseStatus
+from safepassage.cases.services import add_event, set_status
+from safepassage.cells.models import Cell, CellMembership
+from safepassage.core.errors import ServiceError
+from safepassage.members.models import MemberStatus
+from safepassage.vault import services as vault
+from safepassage.vault.keyring import Keyring, require
+from safepassage.vault.models import CompartmentGrant, CompartmentKind, HolderKind, PendingGrant
+
+from .models import (
+    OPEN_LEG_STATUSES,
+    Handoff,
+    HandoffStatus,
+    Journey,
+    JourneyStatus,
+    Leg,
+    LegStatus,
+    TransportKind,
+)
+from .phrases import new_phrase_pair
+
+MAX_PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
+
+
+# --- permission helpers ------------------------------------------------------------
+
+
+def _require_case_coordinator(actor, case: Case) -> None:
+    if not roles.is_coordinator(actor) or not CaseCoordinator.objects.filter(
+        case=case, member=actor
+    ).exists():
+        raise ServiceError(_("Only a coordinator of this case can do this."))
+
+
+def _require_planning(journey: Journey) -> None:
+    if journey.status not in (JourneyStatus.PLANNING, JourneyStatus.ACTIVE):
+        raise ServiceError(_("This journey is finished and can no longer be changed."))
+
+
+def _check_window(start: datetime | None, end: datetime | None) -> None:
+    if start and end and end <= start:
+        raise ServiceError(_("The window must end after it starts."))
+
+
+def _check_cell(actor, cell: Cell | None) -> None:
+    if cell is not None and cell.organisation_id != actor.organisation_id:
+        raise ServiceError(_("That cell does not exist."))
+
+
+# --- grants --------------------------------------------------------------------------
+
+
+def _cell_member_ids(cell_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    if not cell_ids:
+        return set()
+    return set(
+        CellMembership.objects.filter(
+            cell_id__in=cell_ids,
+            member__status=MemberStatus.ACTIVE,
+            member__is_active=True,
+        ).values_list("member_id", flat=True)
+    )
+
+
+def _sync_member_grants(
+    compartment_id: uuid.UUID, desired: set[uuid.UUID], keyring: Keyring, *, allow_new: bool = True
+) -> None:
+    from safepassage.members.models import Member
+    from safepassage.vault.models import Compartment
+
+    current = set(
+        CompartmentGrant.objects.filter(
+            compartment_id=compartment_id, holder_kind=HolderKind.MEMBER
+        ).values_list("member_id", flat=True)
+    )
+    pending = set(
+        PendingGrant.objects.filter(compartment_id=compartment_id).values_list("member_id", flat=True)
+    )
+    compartment = Compartment.objects.get(pk=compartment_id)
+    if allow_new:
+        for member in Member.objects.filter(pk__in=desired - current - pending):
+            vault.grant_or_defer(compartment=compartment, member=member, keyring=keyring)
+    for member in Member.objects.filter(pk__in=(current | pending) - desired):
+        vault.revoke_member(compartment=compartment, member=member)
+
+
+def sync_leg_grants(*, leg: Leg, keyring: Keyring) -> None:
+    desired = _cell_member_ids([leg.cell_id] if leg.cell_id else [])
+    _sync_member_grants(leg.compartment_id, desired, keyring, allow_new=leg.status in OPEN_LEG_STATUSES)
+
+
+def sync_handoff_grants(*, handoff: Handoff, keyring: Keyring) -> None:
+    cells = [
+        c
+        for c in (
+            handoff.from_leg.cell_id if handoff.from_leg_id else None,
+            handoff.to_leg.cell_id if handoff.to_leg_id else None,
+        )
+        if c
+    ]
+    _sync_member_grants(
+        handoff.compartment_id,
+        _cell_member_ids(cells),
+        keyring,
+        allow_new=handoff.status != HandoffStatus.DONE,
+    )
+
+
+def sync_cell_grants(*, cell: Cell, keyring: Keyring) -> None:
+    """After a membership change: every leg of the cell and the handoffs at their ends."""
+    legs = list(Leg.objects.filter(cell=cell).select_related("journey"))
+    for leg in legs:
+        sync_leg_grants(leg=leg, keyring=keyring)
+    for handoff in Handoff.objects.filter(
+        Q(from_leg__in=legs) | Q(to_leg__in=legs)
+    ).select_related("from_leg", "to_leg"):
+        sync_handoff_grants(handoff=handoff, keyring=keyring)
+
+
+def _sync_journey_grants(journey: Journey, keyring: Keyring) -> None:
+    for leg in journey.legs.all():
+        sync_leg_grants(leg=leg, keyring=keyring)
+    for handoff in journey.handoffs.select_related("from_leg", "to_leg"):
+        sync_handoff_grants(handoff=handoff, keyring=keyring)
+
+
+# --- handoff structure -------------------------------------------------------------------
+
+
+def _new_handoff(journey: Journey, position: int, keyring: Keyring) -> Handoff:
+    compartment = vault.create_compartment(
+        organisation=journey.case.organisation, kind=CompartmentKind.HANDOFF, keyring=keyring
+    )
+    vault.grant_to_parent(compartment=compartment, parent=journey.case.compartment, keyring=keyring)
+    handoff = Handoff(journey=journey, position=position, compartment=compartment)
+    handoff.phrase_challenge, handoff.phrase_response = new_phrase_pair()
+    handoff.save()
+    return handoff
+
+
+def _relink_handoffs(journey: Journey, keyring: Keyring) -> None:
+    """One handoff on each boundary: before the first leg (pickup), between
+    legs, after the last (arrival). Handoff details stay with their boundary."""
+    legs = list(journey.legs.order_by("position"))
+    handoffs = {h.position: h for h in journey.handoffs.all()}
+    journey.handoffs.update(from_leg=None, to_leg=None)
+    if not legs:
+        for h in handoffs.values():
+            _destroy_compartment_of(h)
+        return
+    for position in range(len(legs) + 1):
+        handoff = handoffs.pop(position, None) or _new_handoff(journey, position, keyring)
+        handoff.from_leg = legs[position - 1] if position > 0 else None
+        handoff.to_leg = legs[position] if position < len(legs) else None
+        handoff.save(update_fields=["from_leg", "to_leg"])
+    for h in handoffs.values():
+        _destroy_compartment_of(h)
+    _sync_journey_grants(journey, keyring)
+
+
+def _destroy_compartment_of(record) -> None:
+    """Delete a record and every wrapped copy of its compartment's key."""
+    compartment_id = record.compartment_id
+    record.delete()
+    from safepassage.vault.models import Compartment
+
+    Compartment.objects.filter(pk=compartment_id).delete()
+
+
+# --- journeys ------------------------------------------------------------------------------
+
+
+def do_create_journey(*, actor, case: Case, title: str) -> Journey:
+    _require_case_coordinator(actor, case)
+    if not title.strip():
+        raise ServiceError(_("A journey needs a title."))
+    with transaction.atomic():
+        journey = Journey(case=case, compartment=case.compartment)
+        journey.title = title.strip()
+        journey.save()
+        if case.status == CaseStatus.INTAKE:
+            set_status(case=case, status=CaseStatus.PLANNING)
+        add_event(case=case, kind=CaseEventKind.JOURNEY, text=_("Journey planned."), actor=actor)
+        audit.record(organisation=actor.organisation, actor=actor, verb="journey.create", target=journey)
+    return journey
+
+
+def do_start_journey(*, actor, journey: Journey) -> Journey:
+    """Open the journey to its cells: they can now start their legs."""
+    _require_case_coordinator(actor, journey.case)
+    if journey.status != JourneyStatus.PLANNING:
+        raise ServiceError(_("Only a journey being planned can be started."))
+    if not journey.legs.exists():
+        raise ServiceError(_("Add at least one leg before starting the journey."))
+    if journey.legs.filter(cell__isnull=True).exists():
+        raise ServiceError(_("Every leg needs a cell before the journey starts."))
+    with transaction.atomic():
+        journey.status = JourneyStatus.ACTIVE
+        journey.save(update_fields=["status"])
+        add_event(case=journey.case, kind=CaseEventKind.JOURNEY, text=_("Journey started."), actor=actor)
+        audit.record(organisation=actor.organisation, actor=actor, verb="journey.start", target=journey)
+    return journey
+
+
+# --- legs ---------------------------------------------------------------------------------
+
+
+def do_add_leg(
+    *,
+    actor,
+    journey: Journey,
+    cell: Cell | None = None,
+    contact=None,
+    safe_house=None,
+    window_start: datetime | None = None,
+    window_end: datetime | None = None,
+    transport: str = TransportKind.CAR,
+    route: str = "",
+    vehicle: str = "",
+    notes: str = "",
+) -> Leg:
+    """Append a leg; the journey gets a handoff on each side of it."""
+    _require_case_coordinator(actor, journey.case)
+    _require_planning(journey)
+    _check_window(window_start, window_end)
+    _check_cell(actor, cell)
+    if transport not in TransportKind.values:
+        raise ServiceError(_("Unknown kind of transport."))
+    keyring = require()
+    with transaction.atomic():
+        position = journey.legs.count()
+        compartment = vault.create_compartment(
+            organisation=actor.organisation, kind=CompartmentKind.LEG, keyring=keyring
+        )
+        vault.grant_to_parent(compartment=compartment, parent=journey.case.compartment, keyring=keyring)
+        leg = Leg(
+            journey=journey,
+            position=position,
+            cell=cell,
+            contact=contact,
+            safe_house=safe_house,
+            compartment=compartment,
+            window_start=window_start,
+            window_end=window_end,
+        )
+        leg.transport = transport
+        leg.route = route
+        leg.vehicle = vehicle
+        leg.notes = notes
+        leg.save()
+        # The arrival handoff stays the arrival: it moves past the new leg.
+        journey.handoffs.filter(position=position).update(position=position + 1)
+        _relink_handoffs(journey, keyring)
+        audit.record(organisation=actor.organisation, actor=actor, verb="leg.add", target=leg)
+    return leg
+
+
+def do_update_leg(
+    *,
+    actor,
+    leg: Leg,
+    cell: Cell | None,
+    contact=None,
+    safe_house=None,
+    window_start: datetime | None,
+    window_end: datetime | None,
+    transport: str,
+    route: str,
+    vehicle: str,
+    notes: str,
+) -> Leg:
+    _require_case_coordinator(actor, leg.journey.case)
+    _require_planning(leg.journey)
+    _check_window(window_start, window_end)
+    _check_cell(actor, cell)
+    if transport not in TransportKind.values:
+        raise ServiceError(_("Unknown kind of transport."))
+    if leg.status not in OPEN_LEG_STATUSES and cell != leg.cell:
+        raise ServiceError(_("The cell of a finished leg cannot change."))
+    keyring = require()
+    with transaction.atomic():
+        cell_changed = leg.cell_id != (cell.pk if cell else None)
+        leg.cell = cell
+        leg.contact = contact
+        leg.safe_house = safe_house
+        leg.window_start = window_start
+        leg.window_end = window_end
+        leg.transport = transport
+        leg.route = route
+        leg.vehicle = vehicle
+        leg.notes = notes
+        leg.save()
+        if cell_changed:
+            sync_leg_grants(leg=leg, keyring=keyring)
+            for handoff in Handoff.objects.filter(Q(from_leg=leg) | Q(to_leg=leg)).select_related(
+                "from_leg", "to_leg"
+            ):
+                sync_handoff_grants(handoff=handoff, keyring=keyring)
+            vault.rotate_due(keyring=keyring, organisation_id=actor.organisation_id)
+        audit.record(
+            organisation=actor.organisation, actor=actor, verb="leg.update", target=leg,
+            detail={"cell_changed": cell_changed},
+        )
+    return leg
+
+
+def do_move_leg(*, actor, leg: Leg, offset: int) -> None:
+    """Move a planned leg one place earlier (-1) or later (+1)."""
+    _require_case_coordinator(actor, leg.journey.case)
+    journey = leg.journey
+    if journey.status != JourneyStatus.PLANNING:
+        raise ServiceError(_("Legs can be reordered only while the journey is being planned."))
+    if offset not in (-1, 1):
+        raise ServiceError(_("A leg moves one place at a time."))
+    keyring = require()
+    with transaction.atomic():
+        other = journey.legs.filter(position=leg.position + offset).first()
+        if other is None:
+            raise ServiceError(_("This leg cannot move further."))
+        other.position, leg.position = leg.position, other.position
+        other.save(update_fields=["position"])
+        leg.save(update_fields=["position"])
+        _relink_handoffs(journey, keyring)
+        vault.rotate_due(keyring=keyring, organisation_id=actor.organisation_id)
+        audit.record(organisation=actor.organisation, actor=actor, verb="leg.move", target=leg)
+
+
+def do_remove_leg(*, actor, leg: Leg) -> None:
+    """Remove a leg while planning; its key is destroyed with it."""
+    _require_case_coordinator(actor, leg.journey.case)
+    journey = leg.journey
+    if journey.status != JourneyStatus.PLANNING:
+        raise ServiceError(_("Legs can be removed only while the journey is being planned."))
+    keyring = require()
+    with transaction.atomic():
+        position = leg.position
+        is_last = not journey.legs.filter(position__gt=position).exists()
+        # One of the leg's two handoffs goes with it (the one before it when it
+        # is the last leg, so the arrival stays); later boundaries shift down.
+        gone = position if is_last else position + 1
+        journey.handoffs.update(from_leg=None, to_leg=None)
+        end = journey.handoffs.filter(position=gone).first()
+        if end is not None:
+            _destroy_compartment_of(end)
+        _destroy_compartment_of(leg)
+        for later in journey.legs.filter(position__gt=position).order_by("position"):
+            later.position -= 1
+            later.save(update_fields=["position"])
+        for later in journey.handoffs.filter(position__gt=gone).order_by("position"):
+            later.position -= 1
+            later.save(update_fields=["position"])
+        _relink_handoffs(journey, keyring)
+        vault.rotate_due(keyring=keyring, organisation_id=actor.organisation_id)
+        audit.record(
+            organisation=actor.organisation, actor=actor, verb="leg.remove", target=journey,
+            detail={"position": position},
+        )
+
+
+# --- handoffs -------------------------------------------------------------------------------
+
+
+def do_update_handoff(
+    *,
+    actor,
+    handoff: Handoff,
+    place: str,
+    window_start: datetime | None,
+    window_end: datetime | None,
+    clothing: str = "",
+    vehicle_colour: str = "",
+    vehicle_plate: str = "",
+    signal: str = "",
+    notes: str = "",
+    photo: bytes | None = None,
+    photo_type: str | None = None,
+    remove_photo: bool = False,
+) -> Handoff:
+    """Set what each side needs to recognise the other. A new photo replaces the old."""
+    from django.conf import settings
+
+    _require_case_coordinator(actor, handoff.journey.case)
+    _require_planning(handoff.journey)
+    _check_window(window_start, window_end)
+    if photo is not None:
+        if photo_type not in MAX_PHOTO_TYPES:
+            raise ServiceError(_("The photo must be a JPEG, PNG or WebP image."))
+        if len(photo) > settings.VAULT_MAX_PHOTO_BYTES:
+            raise ServiceError(_("The photo is too large (5 MB at most)."))
+    with transaction.atomic():
+        handoff.place = place
+        handoff.window_start = window_start
+        handoff.window_end = window_end
+        handoff.clothing = clothing
+        handoff.vehicle_colour = vehicle_colour
+        handoff.vehicle_plate = vehicle_plate
+        handoff.signal = signal
+        handoff.notes = notes
+        if photo is not None:
+            handoff.photo = photo
+            handoff.photo_type = photo_type
+        elif remove_photo:
+            handoff.photo = None
+            handoff.photo_type = None
+        handoff.save()
+        audit.record(organisation=actor.organisation, actor=actor, verb="handoff.update", target=handoff)
+    return handoff
+
+
+def do_new_phrases(*, actor, handoff: Handoff) -> Handoff:
+    """Draw a fresh one-time verification phrase pair."""
+    _require_case_coordinator(actor, handoff.journey.case)
+    with transaction.atomic():
+        handoff.phrase_challenge, handoff.phrase_response = new_phrase_pair()
+        handoff.save(update_fields=["phrase_challenge", "phrase_response"])
+        audit.record(organisation=actor.organisation, actor=actor, verb="handoff.phrases", target=handoff)
+    return handoff
+
+
+# --- field actions (cell members) ----------------------------------------------------------------
+
+
+def _require_leg_cell_member(actor, leg: Leg) -> None:
+    if not roles.is_cell_member(actor) or not CellMembership.objects.filter(
+        cell_id=leg.cell_id, member=actor
+    ).exists():
+        raise ServiceError(_("This leg is not yours."))
+
+
+def do_mark_leg_started(*, actor, leg: Leg) -> Leg:
+    """The cell has the traveller: the leg is under way and its pickup done."""
+    _require_leg_cell_member(actor, leg)
+    if leg.journey.status != JourneyStatus.ACTIVE:
+        raise ServiceError(_("This journey has not been started by its coordinators yet."))
+    if leg.status != LegStatus.PLANNED:
+        raise ServiceError(_("This leg has already been started."))
+    now = timezone.now()
+    with transaction.atomic():
+        leg.status = LegStatus.STARTED
+        leg.started_at = now
+        leg.save(update_fields=["status", "started_at"])
+        Handoff.objects.filter(to_leg=leg).update(status=HandoffStatus.DONE, done_at=now)
+        case = leg.journey.case
+        if case.status in (CaseStatus.PLANNING, CaseStatus.IN_TRANSIT, CaseStatus.IN_SAFE_HOUSE):
+            set_status(
+                case=case,
+                status=CaseStatus.IN_SAFE_HOUSE if leg.safe_house_id else CaseStatus.IN_TRANSIT,
+            )
+        add_event(
+            case=case,
+            kind=CaseEventKind.LEG,
+            text=_("Leg %(number)s started.") % {"number": leg.position + 1},
+            actor=actor,
+            compartment=leg.compartment,
+        )
+        audit.record(organisation=actor.organisation, actor=actor, verb="leg.start", target=leg)
+    return leg
+
+
+def do_mark_leg_handed_off(*, actor, leg: Leg) -> Leg:
+    """The cell has handed the traveller on. The last leg completes the journey."""
+    _require_leg_cell_member(actor, leg)
+    if leg.status != LegStatus.STARTED:
+        raise ServiceError(_("Start this leg before marking it handed off."))
+    now = timezone.now()
+    with transaction.atomic():
+        leg.status = LegStatus.HANDED_OFF
+        leg.handed_off_at = now
+        leg.save(update_fields=["status", "handed_off_at"])
+        journey = leg.journey
+        arrival = Handoff.objects.filter(from_leg=leg, to_leg__isnull=True).first()
+        if arrival is not None:
+            arrival.status = HandoffStatus.DONE
+            arrival.done_at = now
+            arrival.save(update_fields=["status", "done_at"])
+            journey.status = JourneyStatus.COMPLETED
+            journey.save(update_fields=["status"])
+            if journey.case.status in (CaseStatus.IN_TRANSIT, CaseStatus.IN_SAFE_HOUSE):
+                set_status(case=journey.case, status=CaseStatus.AT_EMBASSY)
+        add_event(
+            case=journey.case,
+            kind=CaseEventKind.LEG,
+            text=_("Leg %(number)s handed off.") % {"number": leg.position + 1},
+            actor=actor,
+            compartment=leg.compartment,
+        )
+        audit.record(organisation=actor.organisation, actor=actor, verb="leg.handoff", target=leg)
+    return leg
