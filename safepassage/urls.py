@@ -1,8 +1,16 @@
-"""URL configuration. Every view is listed in an app's urls module included here."""
+"""URL configuration. Each app owns its urls module; every view is reachable
+from here, and ``tests/test_url_sweep.py`` walks this tree."""
 
 from django.urls import include, path
 
 urlpatterns = [
     path("", include("safepassage.dashboard.urls")),
     path("members/", include("safepassage.members.urls")),
+    path("cases/", include("safepassage.cases.urls")),
+    path("journeys/", include("safepassage.journeys.urls")),
+    path("cells/", include("safepassage.cells.urls")),
+    path("contacts/", include("safepassage.contacts.urls")),
+    path("safe-houses/", include("safepassage.safehouses.urls")),
+    path("field/", include("safepassage.field.urls")),
+    path("api/", include("safepassage.api.urls")),
 ]

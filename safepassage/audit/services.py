@@ -40,11 +40,16 @@ def record(
 
     # Serialise appends per organisation (a row lock on PostgreSQL; SQLite
     # runs IMMEDIATE transactions, which already serialise writers).
-    org = Organisation.objects.select_for_update().only("id", "audit_public_key").get(
-        pk=organisation.pk
+    org = (
+        Organisation.objects.select_for_update()
+        .only("id", "audit_public_key")
+        .get(pk=organisation.pk)
     )
     last = (
-        AuditEvent.objects.filter(organisation=org).order_by("-seq").values("seq", "entry_hash").first()
+        AuditEvent.objects.filter(organisation=org)
+        .order_by("-seq")
+        .values("seq", "entry_hash")
+        .first()
     )
     seq = (last["seq"] + 1) if last else 1
     prev_hash = bytes(last["entry_hash"]) if last else GENESIS

@@ -43,8 +43,18 @@ CASE_TRANSITIONS: dict[str, set[str]] = {
         *_ADVERSE,
         CaseStatus.CLOSED,
     },
-    CaseStatus.IN_SAFE_HOUSE: {CaseStatus.IN_TRANSIT, CaseStatus.PLANNING, *_ADVERSE, CaseStatus.CLOSED},
-    CaseStatus.AT_EMBASSY: {CaseStatus.ARRIVED, CaseStatus.IN_TRANSIT, *_ADVERSE, CaseStatus.CLOSED},
+    CaseStatus.IN_SAFE_HOUSE: {
+        CaseStatus.IN_TRANSIT,
+        CaseStatus.PLANNING,
+        *_ADVERSE,
+        CaseStatus.CLOSED,
+    },
+    CaseStatus.AT_EMBASSY: {
+        CaseStatus.ARRIVED,
+        CaseStatus.IN_TRANSIT,
+        *_ADVERSE,
+        CaseStatus.CLOSED,
+    },
     CaseStatus.ARRIVED: {CaseStatus.CLOSED},
     CaseStatus.DETAINED: {
         CaseStatus.REPATRIATED,
@@ -52,7 +62,11 @@ CASE_TRANSITIONS: dict[str, set[str]] = {
         CaseStatus.PLANNING,
         CaseStatus.CLOSED,
     },
-    CaseStatus.REPATRIATED: {CaseStatus.WHEREABOUTS_UNKNOWN, CaseStatus.DETAINED, CaseStatus.CLOSED},
+    CaseStatus.REPATRIATED: {
+        CaseStatus.WHEREABOUTS_UNKNOWN,
+        CaseStatus.DETAINED,
+        CaseStatus.CLOSED,
+    },
     CaseStatus.WHEREABOUTS_UNKNOWN: {
         CaseStatus.DETAINED,
         CaseStatus.REPATRIATED,

@@ -25,9 +25,10 @@ from .models import (
 
 
 def _require_case_coordinator(actor, case: Case) -> None:
-    if not roles.is_coordinator(actor) or not CaseCoordinator.objects.filter(
-        case=case, member=actor
-    ).exists():
+    if (
+        not roles.is_coordinator(actor)
+        or not CaseCoordinator.objects.filter(case=case, member=actor).exists()
+    ):
         raise ServiceError(_("Only a coordinator of this case can do this."))
 
 
@@ -35,7 +36,9 @@ def add_event(*, case: Case, kind: str, text: str, actor=None, compartment=None)
     """A timeline entry, sealed in the case's compartment unless another is given
     (a cell member's leg update is sealed in the leg's compartment, which the
     case's coordinators also hold)."""
-    event = CaseEvent(case=case, compartment=compartment or case.compartment, kind=kind, actor=actor)
+    event = CaseEvent(
+        case=case, compartment=compartment or case.compartment, kind=kind, actor=actor
+    )
     event.text = text
     event.save()
     return event
@@ -100,7 +103,10 @@ def do_add_case_coordinator(*, actor, case: Case, member) -> None:
         CaseCoordinator.objects.get_or_create(case=case, member=member)
         vault.grant_to_member(compartment=case.compartment, member=member, keyring=require())
         audit.record(
-            organisation=actor.organisation, actor=actor, verb="case.add_coordinator", target=case,
+            organisation=actor.organisation,
+            actor=actor,
+            verb="case.add_coordinator",
+            target=case,
             detail={"member": str(member.pk)},
         )
 
@@ -134,13 +140,22 @@ def do_add_traveller(
             text=_("Traveller %(name)s added.") % {"name": traveller.name},
             actor=actor,
         )
-        audit.record(organisation=actor.organisation, actor=actor, verb="traveller.add", target=traveller)
+        audit.record(
+            organisation=actor.organisation, actor=actor, verb="traveller.add", target=traveller
+        )
     return traveller
 
 
 def do_update_traveller(
-    *, actor, traveller: Traveller, name: str, alias: str, birth_year: str, phone: str,
-    description: str, needs: str,
+    *,
+    actor,
+    traveller: Traveller,
+    name: str,
+    alias: str,
+    birth_year: str,
+    phone: str,
+    description: str,
+    needs: str,
 ) -> Traveller:
     _require_case_coordinator(actor, traveller.case)
     if not name.strip():
@@ -186,7 +201,10 @@ def do_change_case_status(*, actor, case: Case, status: str, note: str = "") -> 
             text = f"{text} {note}"
         add_event(case=case, kind=CaseEventKind.STATUS, text=text, actor=actor)
         audit.record(
-            organisation=actor.organisation, actor=actor, verb="case.status", target=case,
+            organisation=actor.organisation,
+            actor=actor,
+            verb="case.status",
+            target=case,
             detail={"status": status},
         )
     return case

@@ -81,7 +81,10 @@ def do_add_member_to_cell(*, actor, member, cell: Cell, is_lead: bool = False) -
     with transaction.atomic():
         membership = add_member_to_cell_keys(actor=actor, member=member, cell=cell, is_lead=is_lead)
         audit.record(
-            organisation=actor.organisation, actor=actor, verb="cell.add_member", target=cell,
+            organisation=actor.organisation,
+            actor=actor,
+            verb="cell.add_member",
+            target=cell,
             detail={"member": str(member.pk)},
         )
     return membership
@@ -102,7 +105,10 @@ def do_remove_member_from_cell(*, actor, member, cell: Cell) -> None:
             raise ServiceError(_("That member is not in this cell."))
         sync_cell_grants(cell=cell, keyring=keyring)
         audit.record(
-            organisation=actor.organisation, actor=actor, verb="cell.remove_member", target=cell,
+            organisation=actor.organisation,
+            actor=actor,
+            verb="cell.remove_member",
+            target=cell,
             detail={"member": str(member.pk)},
         )
     from safepassage.vault import services as vault

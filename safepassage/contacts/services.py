@@ -26,12 +26,21 @@ def do_create_contact(
         contact.phone = phone
         contact.notes = notes
         contact.save()
-        audit.record(organisation=actor.organisation, actor=actor, verb="contact.create", target=contact)
+        audit.record(
+            organisation=actor.organisation, actor=actor, verb="contact.create", target=contact
+        )
     return contact
 
 
 def do_update_contact(
-    *, actor, contact: Contact, name: str, role_description: str, phone: str, notes: str, status: str
+    *,
+    actor,
+    contact: Contact,
+    name: str,
+    role_description: str,
+    phone: str,
+    notes: str,
+    status: str,
 ) -> Contact:
     if not roles.is_coordinator(actor):
         raise ServiceError(_("Only a coordinator can do this."))
@@ -45,7 +54,10 @@ def do_update_contact(
         contact.status = status
         contact.save()
         audit.record(
-            organisation=actor.organisation, actor=actor, verb="contact.update", target=contact,
+            organisation=actor.organisation,
+            actor=actor,
+            verb="contact.update",
+            target=contact,
             detail={"status": status},
         )
     return contact

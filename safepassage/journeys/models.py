@@ -64,7 +64,11 @@ class Leg(SealedModel):
         "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="legs"
     )
     safe_house = models.ForeignKey(
-        "safehouses.SafeHouse", null=True, blank=True, on_delete=models.SET_NULL, related_name="stays"
+        "safehouses.SafeHouse",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="stays",
     )
     compartment = models.ForeignKey("vault.Compartment", on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=20, choices=LegStatus.choices, default=LegStatus.PLANNED)

@@ -10,17 +10,42 @@ from __future__ import annotations
 from safepassage.vault import crypto
 
 _THINGS = (
-    "river", "market", "bakery", "harbour", "orchard", "library", "bridge", "garden",
-    "station", "temple", "ferry", "lantern", "kettle", "bicycle", "noodle shop", "tea house",
+    "river",
+    "market",
+    "bakery",
+    "harbour",
+    "orchard",
+    "library",
+    "bridge",
+    "garden",
+    "station",
+    "temple",
+    "ferry",
+    "lantern",
+    "kettle",
+    "bicycle",
+    "noodle shop",
+    "tea house",
 )
 _WHEN = (
-    "after the rain", "before noon", "on Sunday", "since spring", "this week",
-    "at dawn", "after the festival", "in the evening",
+    "after the rain",
+    "before noon",
+    "on Sunday",
+    "since spring",
+    "this week",
+    "at dawn",
+    "after the festival",
+    "in the evening",
 )
 _REPLIES = (
-    "Only if the wind is calm", "My cousin says so", "Not since the new moon",
-    "Ask the old fisherman", "It depends on the tide", "Only for regular customers",
-    "Twice, if you are lucky", "The second one is better",
+    "Only if the wind is calm",
+    "My cousin says so",
+    "Not since the new moon",
+    "Ask the old fisherman",
+    "It depends on the tide",
+    "Only for regular customers",
+    "Twice, if you are lucky",
+    "The second one is better",
 )
 
 

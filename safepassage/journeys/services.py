@@ -53,9 +53,10 @@ MAX_PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
 
 
 def _require_case_coordinator(actor, case: Case) -> None:
-    if not roles.is_coordinator(actor) or not CaseCoordinator.objects.filter(
-        case=case, member=actor
-    ).exists():
+    if (
+        not roles.is_coordinator(actor)
+        or not CaseCoordinator.objects.filter(case=case, member=actor).exists()
+    ):
         raise ServiceError(_("Only a coordinator of this case can do this."))
 
 
@@ -101,7 +102,9 @@ def _sync_member_grants(
         ).values_list("member_id", flat=True)
     )
     pending = set(
-        PendingGrant.objects.filter(compartment_id=compartment_id).values_list("member_id", flat=True)
+        PendingGrant.objects.filter(compartment_id=compartment_id).values_list(
+            "member_id", flat=True
+        )
     )
     compartment = Compartment.objects.get(pk=compartment_id)
     if allow_new:
@@ -113,7 +116,9 @@ def _sync_member_grants(
 
 def sync_leg_grants(*, leg: Leg, keyring: Keyring) -> None:
     desired = _cell_member_ids([leg.cell_id] if leg.cell_id else [])
-    _sync_member_grants(leg.compartment_id, desired, keyring, allow_new=leg.status in OPEN_LEG_STATUSES)
+    _sync_member_grants(
+        leg.compartment_id, desired, keyring, allow_new=leg.status in OPEN_LEG_STATUSES
+    )
 
 
 def sync_handoff_grants(*, handoff: Handoff, keyring: Keyring) -> None:
@@ -138,9 +143,9 @@ def sync_cell_grants(*, cell: Cell, keyring: Keyring) -> None:
     legs = list(Leg.objects.filter(cell=cell).select_related("journey"))
     for leg in legs:
         sync_leg_grants(leg=leg, keyring=keyring)
-    for handoff in Handoff.objects.filter(
-        Q(from_leg__in=legs) | Q(to_leg__in=legs)
-    ).select_related("from_leg", "to_leg"):
+    for handoff in Handoff.objects.filter(Q(from_leg__in=legs) | Q(to_leg__in=legs)).select_related(
+        "from_leg", "to_leg"
+    ):
         sync_handoff_grants(handoff=handoff, keyring=keyring)
 
 
@@ -208,7 +213,9 @@ def do_create_journey(*, actor, case: Case, title: str) -> Journey:
         if case.status == CaseStatus.INTAKE:
             set_status(case=case, status=CaseStatus.PLANNING)
         add_event(case=case, kind=CaseEventKind.JOURNEY, text=_("Journey planned."), actor=actor)
-        audit.record(organisation=actor.organisation, actor=actor, verb="journey.create", target=journey)
+        audit.record(
+            organisation=actor.organisation, actor=actor, verb="journey.create", target=journey
+        )
     return journey
 
 
@@ -224,8 +231,12 @@ def do_start_journey(*, actor, journey: Journey) -> Journey:
     with transaction.atomic():
         journey.status = JourneyStatus.ACTIVE
         journey.save(update_fields=["status"])
-        add_event(case=journey.case, kind=CaseEventKind.JOURNEY, text=_("Journey started."), actor=actor)
-        audit.record(organisation=actor.organisation, actor=actor, verb="journey.start", target=journey)
+        add_event(
+            case=journey.case, kind=CaseEventKind.JOURNEY, text=_("Journey started."), actor=actor
+        )
+        audit.record(
+            organisation=actor.organisation, actor=actor, verb="journey.start", target=journey
+        )
     return journey
 
 
@@ -259,7 +270,9 @@ def do_add_leg(
         compartment = vault.create_compartment(
             organisation=actor.organisation, kind=CompartmentKind.LEG, keyring=keyring
         )
-        vault.grant_to_parent(compartment=compartment, parent=journey.case.compartment, keyring=keyring)
+        vault.grant_to_parent(
+            compartment=compartment, parent=journey.case.compartment, keyring=keyring
+        )
         leg = Leg(
             journey=journey,
             position=position,
@@ -325,7 +338,10 @@ def do_update_leg(
                 sync_handoff_grants(handoff=handoff, keyring=keyring)
             vault.rotate_due(keyring=keyring, organisation_id=actor.organisation_id)
         audit.record(
-            organisation=actor.organisation, actor=actor, verb="leg.update", target=leg,
+            organisation=actor.organisation,
+            actor=actor,
+            verb="leg.update",
+            target=leg,
             detail={"cell_changed": cell_changed},
         )
     return leg
@@ -379,7 +395,10 @@ def do_remove_leg(*, actor, leg: Leg) -> None:
         _relink_handoffs(journey, keyring)
         vault.rotate_due(keyring=keyring, organisation_id=actor.organisation_id)
         audit.record(
-            organisation=actor.organisation, actor=actor, verb="leg.remove", target=journey,
+            organisation=actor.organisation,
+            actor=actor,
+            verb="leg.remove",
+            target=journey,
             detail={"position": position},
         )
 
@@ -430,7 +449,9 @@ def do_update_handoff(
             handoff.photo = None
             handoff.photo_type = None
         handoff.save()
-        audit.record(organisation=actor.organisation, actor=actor, verb="handoff.update", target=handoff)
+        audit.record(
+            organisation=actor.organisation, actor=actor, verb="handoff.update", target=handoff
+        )
     return handoff
 
 
@@ -440,7 +461,9 @@ def do_new_phrases(*, actor, handoff: Handoff) -> Handoff:
     with transaction.atomic():
         handoff.phrase_challenge, handoff.phrase_response = new_phrase_pair()
         handoff.save(update_fields=["phrase_challenge", "phrase_response"])
-        audit.record(organisation=actor.organisation, actor=actor, verb="handoff.phrases", target=handoff)
+        audit.record(
+            organisation=actor.organisation, actor=actor, verb="handoff.phrases", target=handoff
+        )
     return handoff
 
 
@@ -448,9 +471,10 @@ def do_new_phrases(*, actor, handoff: Handoff) -> Handoff:
 
 
 def _require_leg_cell_member(actor, leg: Leg) -> None:
-    if not roles.is_cell_member(actor) or not CellMembership.objects.filter(
-        cell_id=leg.cell_id, member=actor
-    ).exists():
+    if (
+        not roles.is_cell_member(actor)
+        or not CellMembership.objects.filter(cell_id=leg.cell_id, member=actor).exists()
+    ):
         raise ServiceError(_("This leg is not yours."))
 
 

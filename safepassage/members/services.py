@@ -80,7 +80,9 @@ def log_in(request: HttpRequest, *, handle: str, password: str) -> Member | None
     login(request, member)
     keyring = session.open_session(request, member_id=member.pk, private_key=private_key)
     with transaction.atomic():
-        audit.record(organisation=member.organisation, actor=member, verb="member.login", target=member)
+        audit.record(
+            organisation=member.organisation, actor=member, verb="member.login", target=member
+        )
     if member.is_approved:
         catch_up_keys(member=member, keyring=keyring)
     return member
@@ -113,16 +115,29 @@ def do_change_password(*, actor: Member, current_password: str, new_password: st
         actor.kdf_memlimit = params.memlimit
         actor.set_password(new_password)
         actor.save(
-            update_fields=["sealed_private_key", "kdf_salt", "kdf_opslimit", "kdf_memlimit", "password"]
+            update_fields=[
+                "sealed_private_key",
+                "kdf_salt",
+                "kdf_opslimit",
+                "kdf_memlimit",
+                "password",
+            ]
         )
-        audit.record(organisation=actor.organisation, actor=actor, verb="member.password", target=actor)
+        audit.record(
+            organisation=actor.organisation, actor=actor, verb="member.password", target=actor
+        )
 
 
 # --- invitations --------------------------------------------------------------------
 
 
 def do_invite_member(
-    *, actor: Member, role: str, display_name: str, cell=None, lifetime: timedelta = INVITATION_LIFETIME
+    *,
+    actor: Member,
+    role: str,
+    display_name: str,
+    cell=None,
+    lifetime: timedelta = INVITATION_LIFETIME,
 ) -> tuple[Invitation, str]:
     """An invitation and its one-time token (shown once, only its digest stored)."""
     _require_coordinator(actor)
@@ -145,7 +160,10 @@ def do_invite_member(
         invitation.display_name = display_name
         invitation.save()
         audit.record(
-            organisation=actor.organisation, actor=actor, verb="invitation.create", target=invitation
+            organisation=actor.organisation,
+            actor=actor,
+            verb="invitation.create",
+            target=invitation,
         )
     return invitation, token
 
@@ -195,7 +213,10 @@ def do_accept_invitation(*, token: str, handle: str, password: str) -> tuple[Mem
         locked.accepted_at = timezone.now()
         locked.save(update_fields=["accepted_by", "accepted_at"])
         audit.record(
-            organisation=invitation.organisation, actor=member, verb="invitation.accept", target=locked
+            organisation=invitation.organisation,
+            actor=member,
+            verb="invitation.accept",
+            target=locked,
         )
     return member, private_key
 
@@ -206,7 +227,10 @@ def do_revoke_invitation(*, actor: Member, invitation: Invitation) -> None:
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
         audit.record(
-            organisation=actor.organisation, actor=actor, verb="invitation.revoke", target=invitation
+            organisation=actor.organisation,
+            actor=actor,
+            verb="invitation.revoke",
+            target=invitation,
         )
 
 
@@ -219,7 +243,10 @@ def do_approve_member(*, actor: Member, member: Member) -> None:
     from safepassage.cells.services import add_member_to_cell_keys
 
     _require_coordinator(actor)
-    if member.organisation_id != actor.organisation_id or member.status != MemberStatus.AWAITING_APPROVAL:
+    if (
+        member.organisation_id != actor.organisation_id
+        or member.status != MemberStatus.AWAITING_APPROVAL
+    ):
         raise ServiceError(_("This member is not waiting for approval."))
     keyring = require()
     invitation = Invitation.objects.filter(accepted_by=member).first()
@@ -230,11 +257,15 @@ def do_approve_member(*, actor: Member, member: Member) -> None:
         member.save(update_fields=["status", "display_name"])
         if member.role == Role.COORDINATOR:
             vault.grant_to_member(
-                compartment=actor.organisation.coordinators_compartment, member=member, keyring=keyring
+                compartment=actor.organisation.coordinators_compartment,
+                member=member,
+                keyring=keyring,
             )
         elif invitation is not None and invitation.cell is not None:
             add_member_to_cell_keys(actor=actor, member=member, cell=invitation.cell, is_lead=False)
-        audit.record(organisation=actor.organisation, actor=actor, verb="member.approve", target=member)
+        audit.record(
+            organisation=actor.organisation, actor=actor, verb="member.approve", target=member
+        )
 
 
 def do_remove_member(*, actor: Member, member: Member) -> int:
@@ -256,9 +287,9 @@ def do_remove_member(*, actor: Member, member: Member) -> int:
     keyring = require()
     with transaction.atomic():
         held = list(
-            CompartmentGrant.objects.filter(member=member, holder_kind=HolderKind.MEMBER).values_list(
-                "compartment_id", flat=True
-            )
+            CompartmentGrant.objects.filter(
+                member=member, holder_kind=HolderKind.MEMBER
+            ).values_list("compartment_id", flat=True)
         )
         for compartment in Compartment.objects.filter(pk__in=held):
             vault.revoke_member(compartment=compartment, member=member)

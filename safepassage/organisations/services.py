@@ -59,7 +59,9 @@ def do_create_organisation(
             recovery_holders=recovery_holders,
         )
         org.coordinators_compartment = vault.create_compartment(
-            organisation=org, kind=CompartmentKind.COORDINATORS, keyring=keyring,
+            organisation=org,
+            kind=CompartmentKind.COORDINATORS,
+            keyring=keyring,
             recovery_public_key=recovery_public,
         )
         org.name = name

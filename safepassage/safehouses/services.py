@@ -25,12 +25,21 @@ def do_create_safe_house(
         house.place = place
         house.keeper_notes = keeper_notes
         house.save()
-        audit.record(organisation=actor.organisation, actor=actor, verb="safehouse.create", target=house)
+        audit.record(
+            organisation=actor.organisation, actor=actor, verb="safehouse.create", target=house
+        )
     return house
 
 
 def do_update_safe_house(
-    *, actor, house: SafeHouse, codename: str, place: str, capacity: int, keeper_notes: str, status: str
+    *,
+    actor,
+    house: SafeHouse,
+    codename: str,
+    place: str,
+    capacity: int,
+    keeper_notes: str,
+    status: str,
 ) -> SafeHouse:
     if not roles.is_coordinator(actor):
         raise ServiceError(_("Only a coordinator can do this."))
@@ -46,7 +55,10 @@ def do_update_safe_house(
         house.status = status
         house.save()
         audit.record(
-            organisation=actor.organisation, actor=actor, verb="safehouse.update", target=house,
+            organisation=actor.organisation,
+            actor=actor,
+            verb="safehouse.update",
+            target=house,
             detail={"status": status},
         )
     return house

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "safepassage.dashboard",
     "safepassage.field",
     "safepassage.demo",
+    "safepassage.api",
 ]
 
 MIDDLEWARE = [

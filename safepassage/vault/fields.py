@@ -230,7 +230,9 @@ class SealedField(models.BinaryField):
         if not isinstance(slot, _Slot):
             return None
         if slot.dirty:
-            slot.raw = None if slot.plain is None else Ciphertext(self.seal(model_instance, slot.plain))
+            slot.raw = (
+                None if slot.plain is None else Ciphertext(self.seal(model_instance, slot.plain))
+            )
             slot.dirty = False
         return slot.raw
 
@@ -294,7 +296,11 @@ class SealedModel(models.Model):
             others = [f for f in fields if f not in sealed]
         if others:
             super().refresh_from_db(using=using, fields=others, from_queryset=from_queryset)
-        qs = from_queryset if from_queryset is not None else type(self)._base_manager.db_manager(using)
+        qs = (
+            from_queryset
+            if from_queryset is not None
+            else type(self)._base_manager.db_manager(using)
+        )
         row = qs.filter(pk=self.pk).values_list(*wanted_sealed).get()
         for attname, value in zip(wanted_sealed, row, strict=True):
             self.__dict__[attname] = _Slot(

@@ -27,7 +27,9 @@ class Locked(crypto.VaultError):
     """The keys in force do not open this compartment (or none are in force)."""
 
 
-def grant_aad(compartment_id: uuid.UUID, version: int, parent_id: uuid.UUID, parent_version: int) -> bytes:
+def grant_aad(
+    compartment_id: uuid.UUID, version: int, parent_id: uuid.UUID, parent_version: int
+) -> bytes:
     return f"grant|{compartment_id}|{version}|{parent_id}|{parent_version}".encode()
 
 
@@ -146,13 +148,20 @@ class Keyring:
             if cid in self._keys:
                 continue
             wrapped = bytes(wrapped)
-            if kind == HolderKind.MEMBER and member_id == self.member_id and self.member_private_key:
+            if (
+                kind == HolderKind.MEMBER
+                and member_id == self.member_id
+                and self.member_private_key
+            ):
                 self._keys[cid] = (
                     version,
                     crypto.unwrap_key_as_holder(self.member_private_key, wrapped),
                 )
             elif kind == HolderKind.RECOVERY and org_id in self.recovery:
-                self._keys[cid] = (version, crypto.unwrap_key_as_holder(self.recovery[org_id], wrapped))
+                self._keys[cid] = (
+                    version,
+                    crypto.unwrap_key_as_holder(self.recovery[org_id], wrapped),
+                )
             elif kind == HolderKind.PARENT:
                 via_parent.append((cid, version, parent_id, parent_version, wrapped))
         pending = [row for row in via_parent if row[0] not in self._keys]

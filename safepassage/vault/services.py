@@ -35,7 +35,11 @@ def _in_transaction() -> None:
 
 
 def create_compartment(
-    *, organisation: Organisation, kind: str, keyring: Keyring, recovery_public_key: bytes | None = None
+    *,
+    organisation: Organisation,
+    kind: str,
+    keyring: Keyring,
+    recovery_public_key: bytes | None = None,
 ) -> Compartment:
     """A new compartment with a fresh key, remembered in ``keyring``.
 
@@ -136,9 +140,7 @@ def records_in(compartment_ids: Iterable[uuid.UUID]) -> dict[type, dict[str, lis
     ids = list(compartment_ids)
     found: dict[type, dict[str, list]] = {}
     for model in sealed_models():
-        lookups = {
-            f.compartment_lookup() for f in model._meta.fields if isinstance(f, SealedField)
-        }
+        lookups = {f.compartment_lookup() for f in model._meta.fields if isinstance(f, SealedField)}
         for lookup in lookups:
             records = list(model._base_manager.filter(**{f"{lookup}__in": ids}))
             if records:
@@ -208,7 +210,9 @@ def rotate(*, compartment: Compartment, keyring: Keyring) -> int:
     org_recovery = compartment.organisation.recovery_public_key
     for grant in grants:
         if grant.holder_kind == HolderKind.MEMBER:
-            grant.wrapped_key = crypto.wrap_key_for_holder(bytes(member_keys[grant.member_id]), new_key)
+            grant.wrapped_key = crypto.wrap_key_for_holder(
+                bytes(member_keys[grant.member_id]), new_key
+            )
         elif grant.holder_kind == HolderKind.RECOVERY:
             if not org_recovery:
                 grant.delete()
@@ -230,7 +234,9 @@ def rotate(*, compartment: Compartment, keyring: Keyring) -> int:
         child_version, child_key = children[grant.compartment_id]
         grant.parent_version = new_version
         grant.wrapped_key = crypto.wrap_key_under_parent(
-            new_key, child_key, grant_aad(grant.compartment_id, child_version, compartment.id, new_version)
+            new_key,
+            child_key,
+            grant_aad(grant.compartment_id, child_version, compartment.id, new_version),
         )
         grant.save(update_fields=["parent_version", "wrapped_key"])
     return len(plain)

@@ -23,17 +23,22 @@ SESSION_MEMBER = "_vault_member"
 DELETE = object()
 
 
+def seal_session_material(private_key: bytes) -> tuple[str, str]:
+    """(value for the session row, value for the cookie): neither opens alone."""
+    session_key = crypto.new_session_key()
+    blob = base64.b64encode(crypto.seal_for_session(session_key, private_key)).decode("ascii")
+    return blob, crypto.encode_key(session_key)
+
+
 def open_session(request: HttpRequest, *, member_id: uuid.UUID, private_key: bytes) -> Keyring:
     """Store the member's private key for this session and return their keyring.
 
     Call after ``django.contrib.auth.login`` (which rotates the session id).
     """
-    session_key = crypto.new_session_key()
-    request.session[SESSION_BLOB] = base64.b64encode(
-        crypto.seal_for_session(session_key, private_key)
-    ).decode("ascii")
+    blob, cookie = seal_session_material(private_key)
+    request.session[SESSION_BLOB] = blob
     request.session[SESSION_MEMBER] = str(member_id)
-    request._vault_cookie = crypto.encode_key(session_key)  # type: ignore[attr-defined]
+    request._vault_cookie = cookie  # type: ignore[attr-defined]
     keyring = Keyring(member_id=member_id, member_private_key=private_key)
     request.keyring = keyring  # type: ignore[attr-defined]
     return keyring

@@ -1,0 +1,167 @@
+"""The registry of columns allowed to stay plaintext, each with its reason.
+
+DESIGN.md: plaintext is limited to what the server must act on without a
+member present (ids, statuses, deadlines, escalation targets, ledger
+amounts) and to key material that is itself ciphertext or public.
+Every other column is a ``SealedField``. ``tests/vault/test_plaintext.py``
+fails when a column is neither sealed nor listed here, and when a sealed
+column holds anything but ciphertext.
+
+Reasons used below:
+"""
+
+from __future__ import annotations
+
+ID = "record id or relation (ids only; the graph itself is explicit by design)"
+STATUS = "status the server acts on without a member present"
+TIME = "timestamp for ordering, retention or deadlines"
+DEADLINE = "window the worker derives check-in deadlines from"
+KEY = "key material that is public or already ciphertext"
+CHAIN = "audit chain: ciphertext and hashes over ciphertext"
+AUTH = "login: handle (a pseudonym), password hash, account state"
+PREFS = "display preference (language, time zone) with no operational content"
+COUNT = "small integer the server checks (capacity, thresholds, positions)"
+
+PLAINTEXT_COLUMNS: dict[str, dict[str, str]] = {
+    "vault.Compartment": {
+        "id": ID,
+        "organisation_id": ID,
+        "kind": "which kind of compartment (coordinators, case, leg, handoff)",
+        "current_version": KEY,
+        "rotation_due": STATUS,
+        "created_at": TIME,
+    },
+    "vault.CompartmentGrant": {
+        "id": ID,
+        "compartment_id": ID,
+        "version": KEY,
+        "holder_kind": ID,
+        "member_id": ID,
+        "parent_id": ID,
+        "parent_version": KEY,
+        "wrapped_key": KEY,
+        "created_at": TIME,
+    },
+    "vault.PendingGrant": {"id": ID, "compartment_id": ID, "member_id": ID, "created_at": TIME},
+    "audit.AuditEvent": {
+        "id": ID,
+        "organisation_id": ID,
+        "seq": CHAIN,
+        "at": CHAIN,
+        "sealed_entry": CHAIN,
+        "prev_hash": CHAIN,
+        "entry_hash": CHAIN,
+    },
+    "organisations.Organisation": {
+        "id": ID,
+        "coordinators_compartment_id": ID,
+        "audit_public_key": KEY,
+        "recovery_public_key": KEY,
+        "recovery_threshold": COUNT,
+        "recovery_holders": COUNT,
+        "created_at": TIME,
+    },
+    "members.Member": {
+        "id": ID,
+        "organisation_id": ID,
+        "password": AUTH,
+        "last_login": AUTH,
+        "handle": AUTH,
+        "role": AUTH,
+        "status": AUTH,
+        "is_active": AUTH,
+        "date_joined": TIME,
+        "public_key": KEY,
+        "sealed_private_key": KEY,
+        "kdf_salt": KEY,
+        "kdf_opslimit": KEY,
+        "kdf_memlimit": KEY,
+        "language": PREFS,
+        "time_zone": PREFS,
+    },
+    "members.Invitation": {
+        "id": ID,
+        "organisation_id": ID,
+        "role": AUTH,
+        "cell_id": ID,
+        "token_digest": "digest of the one-time token (the token itself is never stored)",
+        "created_by_id": ID,
+        "created_at": TIME,
+        "expires_at": TIME,
+        "accepted_by_id": ID,
+        "accepted_at": TIME,
+        "revoked_at": TIME,
+    },
+    "cells.Cell": {"id": ID, "organisation_id": ID, "status": STATUS, "created_at": TIME},
+    "cells.CellMembership": {
+        "id": ID,
+        "cell_id": ID,
+        "member_id": ID,
+        "is_lead": "escalation target: the cell's lead is alerted first",
+        "joined_at": TIME,
+    },
+    "contacts.Contact": {"id": ID, "organisation_id": ID, "status": STATUS, "created_at": TIME},
+    "cases.Case": {
+        "id": ID,
+        "organisation_id": ID,
+        "compartment_id": ID,
+        "status": STATUS,
+        "opened_at": TIME,
+        "status_changed_at": TIME,
+        "closed_at": "retention: purge runs a set time after closure",
+    },
+    "cases.CaseCoordinator": {"id": ID, "case_id": ID, "member_id": ID, "added_at": TIME},
+    "cases.Traveller": {"id": ID, "case_id": ID, "compartment_id": ID, "created_at": TIME},
+    "cases.CaseEvent": {
+        "id": ID,
+        "case_id": ID,
+        "compartment_id": ID,
+        "kind": "kind of timeline entry (its text is sealed)",
+        "actor_id": ID,
+        "at": TIME,
+    },
+    "journeys.Journey": {
+        "id": ID,
+        "case_id": ID,
+        "compartment_id": ID,
+        "status": STATUS,
+        "created_at": TIME,
+    },
+    "journeys.Leg": {
+        "id": ID,
+        "journey_id": ID,
+        "position": COUNT,
+        "cell_id": ID,
+        "contact_id": ID,
+        "safe_house_id": ID,
+        "compartment_id": ID,
+        "status": STATUS,
+        "window_start": DEADLINE,
+        "window_end": DEADLINE,
+        "started_at": DEADLINE,
+        "handed_off_at": DEADLINE,
+    },
+    "journeys.Handoff": {
+        "id": ID,
+        "journey_id": ID,
+        "from_leg_id": ID,
+        "to_leg_id": ID,
+        "position": COUNT,
+        "compartment_id": ID,
+        "status": STATUS,
+        "window_start": DEADLINE,
+        "window_end": DEADLINE,
+        "done_at": DEADLINE,
+    },
+    "safehouses.SafeHouse": {
+        "id": ID,
+        "organisation_id": ID,
+        "capacity": COUNT,
+        "status": STATUS,
+        "created_at": TIME,
+    },
+}
+
+
+def allowed(model_label: str, column: str) -> bool:
+    return column in PLAINTEXT_COLUMNS.get(model_label, {})

@@ -1,0 +1,38 @@
+"""Shared fixtures: a built organisation and a vault-aware login."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from safepassage.vault import session as vault_session
+
+from .factories import World, build_world, keyring_for
+
+
+@pytest.fixture
+def world(db) -> World:
+    return build_world()
+
+
+def vault_login(client, member, keyring) -> None:
+    """Log ``member`` in on the test client with their key material in the session,
+    exactly as the login view leaves it."""
+    client.force_login(member)
+    session = client.session
+    blob, cookie = vault_session.seal_session_material(keyring.member_private_key)
+    session[vault_session.SESSION_BLOB] = blob
+    session[vault_session.SESSION_MEMBER] = str(member.pk)
+    session.save()
+    client.cookies[settings.VAULT_COOKIE_NAME] = cookie
+
+
+@pytest.fixture
+def login(client):
+    """``login(member, keyring=None)`` logs the member in on ``client``."""
+
+    def _login(member, keyring=None):
+        vault_login(client, member, keyring or keyring_for(member))
+        return client
+
+    return _login
