@@ -8,8 +8,8 @@ os.environ.setdefault("SAFEPASSAGE_DISPATCH_KEY", "00" * 32)
 os.environ.setdefault("SAFEPASSAGE_ARGON2_OPSLIMIT", "2")
 os.environ.setdefault("SAFEPASSAGE_ARGON2_MEMLIMIT", str(19 * 1024 * 1024))
 
-from .base import *  # noqa: E402, F403
-from .base import DATABASES, VAR_DIR  # noqa: E402
+from .base import *  # noqa: F403
+from .base import DATABASES, VAR_DIR
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # pytest-django runs SQLite tests in memory; this name is only a placeholder.

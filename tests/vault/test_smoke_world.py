@@ -5,7 +5,7 @@ from safepassage.vault.keyring import unlocked
 
 
 def test_cell_member_opens_own_leg_and_adjacent_handoffs_only(world):
-    member, ring = world.member(0)
+    _member, ring = world.member(0)
     opened = ring.load_everything()
     leg = world.legs[0]
     expected = (
