@@ -125,8 +125,8 @@ def sync_handoff_grants(*, handoff: Handoff, keyring: Keyring) -> None:
     cells = [
         c
         for c in (
-            handoff.from_leg.cell_id if handoff.from_leg_id else None,
-            handoff.to_leg.cell_id if handoff.to_leg_id else None,
+            handoff.from_leg.cell_id if handoff.from_leg is not None else None,
+            handoff.to_leg.cell_id if handoff.to_leg is not None else None,
         )
         if c
     ]
@@ -389,9 +389,9 @@ def do_remove_leg(*, actor, leg: Leg) -> None:
         for later in journey.legs.filter(position__gt=position).order_by("position"):
             later.position -= 1
             later.save(update_fields=["position"])
-        for later in journey.handoffs.filter(position__gt=gone).order_by("position"):
-            later.position -= 1
-            later.save(update_fields=["position"])
+        for later_handoff in journey.handoffs.filter(position__gt=gone).order_by("position"):
+            later_handoff.position -= 1
+            later_handoff.save(update_fields=["position"])
         _relink_handoffs(journey, keyring)
         vault.rotate_due(keyring=keyring, organisation_id=actor.organisation_id)
         audit.record(
@@ -472,7 +472,8 @@ def do_new_phrases(*, actor, handoff: Handoff) -> Handoff:
 
 def _require_leg_cell_member(actor, leg: Leg) -> None:
     if (
-        not roles.is_cell_member(actor)
+        leg.cell_id is None
+        or not roles.is_cell_member(actor)
         or not CellMembership.objects.filter(cell_id=leg.cell_id, member=actor).exists()
     ):
         raise ServiceError(_("This leg is not yours."))

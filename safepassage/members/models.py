@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -40,13 +42,13 @@ class Member(SealedModel, AbstractBaseUser):
     kdf_memlimit = models.PositiveBigIntegerField()
     language = models.CharField(max_length=10, default="en")
     time_zone = models.CharField(max_length=64, default="UTC")
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True)  # type: ignore[assignment,misc]
     date_joined = models.DateTimeField(auto_now_add=True)
 
     objects = MemberManager()
 
     USERNAME_FIELD = "handle"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         ordering = ["handle"]

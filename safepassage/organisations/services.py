@@ -96,7 +96,7 @@ def recovery_keyring(*, organisation: Organisation, shares: list[str]) -> Keyrin
         private_key = crypto.combine_recovery_shares(shares)
     except crypto.VaultError as exc:
         raise ServiceError(str(exc)) from exc
-    public, _ = crypto.keypair_from_private(private_key)
+    public, _private = crypto.keypair_from_private(private_key)
     if not organisation.recovery_public_key or not crypto.constant_time_equal(
         public, bytes(organisation.recovery_public_key)
     ):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -97,11 +98,11 @@ TEMPLATES = [
 ]
 
 
-def database_from_env() -> dict:
+def database_from_env() -> dict[str, Any]:
     """SQLite (WAL, synchronous=FULL, IMMEDIATE transactions) unless a URL is set."""
     url = os.environ.get("SAFEPASSAGE_DATABASE_URL")
     if url:
-        db = dj_database_url.parse(url, conn_max_age=60)
+        db: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
         db.setdefault("TEST", {})
         return db
     VAR_DIR.mkdir(parents=True, exist_ok=True)

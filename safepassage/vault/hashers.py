@@ -14,13 +14,8 @@ class VaultArgon2PasswordHasher(Argon2PasswordHasher):
     """
 
     algorithm = "argon2"
-
-    @property  # type: ignore[override]
-    def time_cost(self) -> int:
-        return settings.VAULT_ARGON2_OPSLIMIT
-
-    @property  # type: ignore[override]
-    def memory_cost(self) -> int:  # KiB
-        return settings.VAULT_ARGON2_MEMLIMIT // 1024
-
     parallelism = 1
+
+    def __init__(self) -> None:
+        self.time_cost = settings.VAULT_ARGON2_OPSLIMIT
+        self.memory_cost = settings.VAULT_ARGON2_MEMLIMIT // 1024  # KiB

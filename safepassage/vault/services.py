@@ -132,13 +132,13 @@ def sealed_models() -> list[type[SealedModel]]:
     ]
 
 
-def records_in(compartment_ids: Iterable[uuid.UUID]) -> dict[type, dict[str, list]]:
+def records_in(compartment_ids: Iterable[uuid.UUID]) -> dict[type[SealedModel], dict[str, list]]:
     """Every record with a field sealed in the given compartments.
 
     Returns {model: {compartment lookup: [records]}}.
     """
     ids = list(compartment_ids)
-    found: dict[type, dict[str, list]] = {}
+    found: dict[type[SealedModel], dict[str, list]] = {}
     for model in sealed_models():
         lookups = {f.compartment_lookup() for f in model._meta.fields if isinstance(f, SealedField)}
         for lookup in lookups:
@@ -182,7 +182,7 @@ def rotate(*, compartment: Compartment, keyring: Keyring) -> int:
     parents = {
         g.parent_id: keyring.key_for_sealing(g.parent_id)
         for g in grants
-        if g.holder_kind == HolderKind.PARENT
+        if g.holder_kind == HolderKind.PARENT and g.parent_id is not None
     }
 
     # 3. The new key.
@@ -210,6 +210,7 @@ def rotate(*, compartment: Compartment, keyring: Keyring) -> int:
     org_recovery = compartment.organisation.recovery_public_key
     for grant in grants:
         if grant.holder_kind == HolderKind.MEMBER:
+            assert grant.member_id is not None  # noqa: S101 - enforced by a check constraint
             grant.wrapped_key = crypto.wrap_key_for_holder(
                 bytes(member_keys[grant.member_id]), new_key
             )
@@ -219,6 +220,7 @@ def rotate(*, compartment: Compartment, keyring: Keyring) -> int:
                 continue
             grant.wrapped_key = crypto.wrap_key_for_holder(bytes(org_recovery), new_key)
         else:
+            assert grant.parent_id is not None  # noqa: S101 - enforced by a check constraint
             parent_version, parent_key = parents[grant.parent_id]
             grant.parent_version = parent_version
             grant.wrapped_key = crypto.wrap_key_under_parent(
