@@ -12,5 +12,8 @@ urlpatterns = [
     path("contacts/", include("safepassage.contacts.urls")),
     path("safe-houses/", include("safepassage.safehouses.urls")),
     path("field/", include("safepassage.field.urls")),
+    path("checkins/", include("safepassage.checkins.urls")),
+    path("alerts/", include("safepassage.alerts.urls")),
+    path("notifications/", include("safepassage.notifications.urls")),
     path("api/", include("safepassage.api.urls")),
 ]
