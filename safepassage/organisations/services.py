@@ -46,6 +46,10 @@ def do_create_organisation(
     from safepassage.members.models import Member, MemberStatus
     from safepassage.members.services import new_member_key_fields
 
+    if not 2 <= recovery_threshold <= recovery_holders:
+        raise ServiceError(
+            _("Recovery needs at least two share holders, and no more than the number of shares.")
+        )
     recovery_public, recovery_private = crypto.new_keypair()
     shares = crypto.split_recovery_key(recovery_private, recovery_threshold, recovery_holders)
     audit_public, audit_private = crypto.new_keypair()

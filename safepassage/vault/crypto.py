@@ -380,4 +380,9 @@ def combine_recovery_shares(shares: list[str]) -> bytes:
             second.append((int(idx_text), raw[16:]))
     except ValueError as exc:
         raise VaultError("a recovery share is malformed") from exc
-    return Shamir.combine(first) + Shamir.combine(second)
+    if len({idx for idx, _share in first}) != len(first):
+        raise VaultError("the same recovery share was given twice")
+    try:
+        return Shamir.combine(first) + Shamir.combine(second)
+    except ValueError as exc:
+        raise VaultError("the recovery shares do not fit together") from exc
