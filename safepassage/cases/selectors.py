@@ -35,3 +35,41 @@ def get_traveller(member, traveller_id) -> Traveller:
 
 def timeline(case: Case) -> QuerySet[CaseEvent]:
     return case.events.select_related("actor").order_by("-at")
+
+
+def cases_with_traveller_counts(member) -> QuerySet[Case]:
+    """The member's cases, each with ``traveller_count``."""
+    from django.db.models import Count
+
+    return cases_for(member).annotate(traveller_count=Count("travellers", distinct=True))
+
+
+def case_coordinators(case: Case):
+    """The members who coordinate ``case`` (their display names need the organisation)."""
+    from safepassage.members.models import Member
+
+    return (
+        Member.objects.filter(case_links__case=case)
+        .select_related("organisation")
+        .order_by("handle")
+    )
+
+
+def coordinators_not_on_case(member, case: Case):
+    """Approved coordinators of the member's organisation who do not coordinate ``case``."""
+    from safepassage.members.models import Member, MemberStatus
+    from safepassage.roles import Role
+
+    if not roles.is_coordinator(member):
+        return Member.objects.none()
+    return (
+        Member.objects.filter(
+            organisation_id=member.organisation_id,
+            role=Role.COORDINATOR,
+            status=MemberStatus.ACTIVE,
+            is_active=True,
+        )
+        .exclude(case_links__case=case)
+        .select_related("organisation")
+        .order_by("handle")
+    )

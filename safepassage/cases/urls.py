@@ -1,4 +1,16 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "cases"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.list_view, name="list"),
+    path("new/", views.new_view, name="new"),
+    path("<uuid:case>/", views.detail_view, name="detail"),
+    path("<uuid:case>/edit/", views.edit_view, name="edit"),
+    path("<uuid:case>/notes/", views.note_view, name="note"),
+    path("<uuid:case>/status/", views.status_view, name="status"),
+    path("<uuid:case>/travellers/new/", views.traveller_new_view, name="traveller_new"),
+    path("<uuid:case>/coordinators/add/", views.coordinator_add_view, name="coordinator_add"),
+    path("travellers/<uuid:traveller>/edit/", views.traveller_edit_view, name="traveller_edit"),
+]

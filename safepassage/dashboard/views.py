@@ -1,5 +1,41 @@
-from django.http import HttpResponse
+"""The start page: coordinators see their journeys; cell members go to the field pages."""
+
+from __future__ import annotations
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+
+from safepassage import roles
+
+from . import selectors
+from .access import coordinator_view, is_awaiting_approval
 
 
-def home(request):
-    return HttpResponse("safepassage")
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if not user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if is_awaiting_approval(user):
+        return redirect("members:awaiting")
+    if roles.is_cell_member(user):
+        try:
+            return redirect(reverse("field:my_legs"))
+        except NoReverseMatch:
+            return redirect("/field/")
+    return dashboard(request)
+
+
+@coordinator_view
+def dashboard(request: HttpRequest) -> HttpResponse:
+    member = request.user
+    legs = selectors.dashboard_legs(member)
+    # Resolve every key the page needs before rendering: a few queries, not one per leg.
+    request.keyring.load(selectors.compartments_shown(member, legs))
+    return render(
+        request,
+        "dashboard/home.html",
+        {"journeys": selectors.group_by_journey(legs), "title": _("Dashboard")},
+    )

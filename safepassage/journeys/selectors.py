@@ -79,3 +79,23 @@ def my_field_legs(member) -> QuerySet[Leg]:
         .select_related("journey", "start_handoff", "end_handoff")
         .order_by("-journey__created_at", "position")
     )
+
+
+def plan_legs(journey: Journey) -> QuerySet[Leg]:
+    """A journey's legs in order, with their cell, contact and safe house (and
+    the organisation whose compartment seals those names)."""
+    return journey.legs.select_related(
+        "cell__organisation", "contact__organisation", "safe_house__organisation"
+    ).order_by("position")
+
+
+def plan_handoffs(journey: Journey) -> QuerySet[Handoff]:
+    """A journey's handoffs in order, without loading photos (``has_photo`` says
+    whether there is one)."""
+    from django.db.models import BooleanField, ExpressionWrapper
+
+    return (
+        journey.handoffs.defer("photo")
+        .annotate(has_photo=ExpressionWrapper(Q(photo__isnull=False), output_field=BooleanField()))
+        .order_by("position")
+    )

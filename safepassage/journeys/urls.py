@@ -1,4 +1,17 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "journeys"
-urlpatterns: list = []
+urlpatterns = [
+    path("new/<uuid:case>/", views.new_view, name="new"),
+    path("<uuid:journey>/", views.detail_view, name="detail"),
+    path("<uuid:journey>/start/", views.start_view, name="start"),
+    path("<uuid:journey>/legs/new/", views.leg_new_view, name="leg_new"),
+    path("legs/<uuid:leg>/edit/", views.leg_edit_view, name="leg_edit"),
+    path("legs/<uuid:leg>/move/", views.leg_move_view, name="leg_move"),
+    path("legs/<uuid:leg>/remove/", views.leg_remove_view, name="leg_remove"),
+    path("handoffs/<uuid:handoff>/edit/", views.handoff_edit_view, name="handoff_edit"),
+    path("handoffs/<uuid:handoff>/photo/", views.handoff_photo_view, name="handoff_photo"),
+    path("handoffs/<uuid:handoff>/phrases/", views.handoff_phrases_view, name="handoff_phrases"),
+]

@@ -34,3 +34,35 @@ def invitations_for(member) -> QuerySet[Invitation]:
 
 def get_invitation(member, invitation_id) -> Invitation:
     return get_object_or_404(invitations_for(member), pk=invitation_id)
+
+
+def member_directory(member) -> QuerySet[Member]:
+    """Members for the members page, with what it shows fetched in a few queries:
+    the organisation (whose compartment seals display names), the invitation
+    each accepted (its display name stands in until approval) and cells."""
+    from django.db.models import Prefetch
+
+    from safepassage.cells.models import CellMembership
+
+    return (
+        members_for(member)
+        .select_related("organisation", "invitation__organisation", "invitation__cell")
+        .prefetch_related(
+            Prefetch(
+                "cell_memberships",
+                queryset=CellMembership.objects.select_related("cell__organisation"),
+            )
+        )
+        .order_by("role", "handle")
+    )
+
+
+def open_invitations(member) -> QuerySet[Invitation]:
+    """Invitations not yet used, revoked or expired."""
+    from django.utils import timezone
+
+    return (
+        invitations_for(member)
+        .filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now())
+        .select_related("organisation", "cell__organisation", "created_by")
+    )

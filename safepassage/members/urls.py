@@ -1,2 +1,21 @@
+from django.urls import path
+
+from . import views
+
 app_name = "members"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.list_view, name="list"),
+    path("login/", views.login_view, name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("join/<str:token>/", views.join_view, name="join"),
+    path("awaiting/", views.awaiting_view, name="awaiting"),
+    path("password/", views.password_view, name="password"),
+    path("invite/", views.invite_view, name="invite"),
+    path("<uuid:member>/approve/", views.approve_view, name="approve"),
+    path("<uuid:member>/remove/", views.remove_view, name="remove"),
+    path(
+        "invitations/<uuid:invitation>/revoke/",
+        views.revoke_invitation_view,
+        name="revoke_invitation",
+    ),
+]

@@ -1,0 +1,235 @@
+"""Coordinator pages for cases: list, open, the case page, travellers, notes, status."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from safepassage.core.errors import ServiceError
+from safepassage.dashboard.access import coordinator_view, refuse
+from safepassage.journeys.forms import JourneyForm
+from safepassage.members.selectors import members_for
+
+from . import selectors, services
+from .forms import AddCoordinatorForm, CaseForm, NoteForm, OpenCaseForm, StatusForm, TravellerForm
+from .models import Case
+
+
+def _other_coordinators(member):
+    from safepassage.members.models import MemberStatus
+    from safepassage.roles import Role
+
+    return (
+        members_for(member)
+        .filter(role=Role.COORDINATOR, status=MemberStatus.ACTIVE)
+        .exclude(pk=member.pk)
+        .select_related("organisation")
+    )
+
+
+@coordinator_view
+def list_view(request: HttpRequest) -> HttpResponse:
+    cases = list(selectors.cases_with_traveller_counts(request.user))
+    request.keyring.load({case.compartment_id for case in cases})
+    return render(request, "cases/list.html", {"cases": cases, "title": _("Cases")})
+
+
+@coordinator_view
+def new_view(request: HttpRequest) -> HttpResponse:
+    actor = request.user
+    form = OpenCaseForm(request.POST or None, coordinators=_other_coordinators(actor))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            case = services.do_open_case(
+                actor=actor,
+                codename=data["codename"],
+                needs=data["needs"],
+                consent=form.consent(actor=actor),
+                summary=data["summary"],
+                coordinators=list(data["coordinators"]),
+            )
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("The case is open."))
+            return redirect("cases:detail", case=case.pk)
+    return render(request, "cases/form.html", {"form": form, "title": _("Open a case")})
+
+
+def _render_case(request: HttpRequest, case: Case, **forms) -> HttpResponse:
+    """The case page, with any bound form that needs to show its errors."""
+    events = list(selectors.timeline(case))
+    travellers = list(case.travellers.all())
+    journeys = list(case.journeys.all())
+    coordinators = list(selectors.case_coordinators(case))
+    request.keyring.load(
+        {case.compartment_id, request.user.organisation.coordinators_compartment_id}
+        | {event.compartment_id for event in events}
+    )
+    status_form = forms.get("status_form") or StatusForm(current=case.status)
+    return render(
+        request,
+        "cases/detail.html",
+        {
+            "case": case,
+            "consent": case.consent or {},
+            "travellers": travellers,
+            "journeys": journeys,
+            "events": events,
+            "coordinators": coordinators,
+            "note_form": forms.get("note_form") or NoteForm(),
+            "status_form": status_form,
+            "journey_form": forms.get("journey_form") or JourneyForm(),
+            "title": case.codename,
+        },
+    )
+
+
+@coordinator_view
+def detail_view(request: HttpRequest, case) -> HttpResponse:
+    return _render_case(request, selectors.get_case(request.user, case))
+
+
+@coordinator_view
+def edit_view(request: HttpRequest, case) -> HttpResponse:
+    actor = request.user
+    record = selectors.get_case(actor, case)
+    consent = record.consent or {}
+    form = CaseForm(
+        request.POST or None,
+        initial={
+            "codename": record.codename,
+            "needs": record.needs,
+            "consent_given": bool(consent.get("given")),
+            "consent_scope": consent.get("scope", ""),
+            "summary": record.summary,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.do_update_case(
+                actor=actor,
+                case=record,
+                codename=data["codename"],
+                needs=data["needs"],
+                consent=form.consent(actor=actor, previous=consent),
+                summary=data["summary"],
+            )
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("The case is saved."))
+            return redirect("cases:detail", case=record.pk)
+    return render(
+        request, "cases/form.html", {"form": form, "case": record, "title": _("Edit the case")}
+    )
+
+
+@coordinator_view
+def note_view(request: HttpRequest, case) -> HttpResponse:
+    record = selectors.get_case(request.user, case)
+    if request.method != "POST":
+        return redirect("cases:detail", case=record.pk)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.do_add_case_note(
+                actor=request.user, case=record, text=form.cleaned_data["text"]
+            )
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("The note is added to the timeline."))
+            return redirect("cases:detail", case=record.pk)
+    return _render_case(request, record, note_form=form)
+
+
+@coordinator_view
+def status_view(request: HttpRequest, case) -> HttpResponse:
+    record = selectors.get_case(request.user, case)
+    if request.method != "POST":
+        return redirect("cases:detail", case=record.pk)
+    form = StatusForm(request.POST, current=record.status)
+    if form.is_valid():
+        try:
+            services.do_change_case_status(
+                actor=request.user,
+                case=record,
+                status=form.cleaned_data["status"],
+                note=form.cleaned_data["note"].strip(),
+            )
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("The case status is changed."))
+            return redirect("cases:detail", case=record.pk)
+    return _render_case(request, record, status_form=form)
+
+
+@coordinator_view
+def traveller_new_view(request: HttpRequest, case) -> HttpResponse:
+    record = selectors.get_case(request.user, case)
+    form = TravellerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.do_add_traveller(actor=request.user, case=record, **form.cleaned_data)
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("The traveller is added."))
+            return redirect("cases:detail", case=record.pk)
+    return render(
+        request,
+        "cases/traveller_form.html",
+        {"form": form, "case": record, "title": _("Add a traveller")},
+    )
+
+
+@coordinator_view
+def traveller_edit_view(request: HttpRequest, traveller) -> HttpResponse:
+    record = selectors.get_traveller(request.user, traveller)
+    form = TravellerForm(
+        request.POST or None,
+        initial={name: getattr(record, name) for name in TravellerForm.base_fields},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.do_update_traveller(actor=request.user, traveller=record, **form.cleaned_data)
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("The traveller is saved."))
+            return redirect("cases:detail", case=record.case_id)
+    return render(
+        request,
+        "cases/traveller_form.html",
+        {"form": form, "case": record.case, "traveller": record, "title": _("Edit a traveller")},
+    )
+
+
+@coordinator_view
+def coordinator_add_view(request: HttpRequest, case) -> HttpResponse:
+    actor = request.user
+    record = selectors.get_case(actor, case)
+    form = AddCoordinatorForm(
+        request.POST or None, candidates=selectors.coordinators_not_on_case(actor, record)
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.do_add_case_coordinator(
+                actor=actor, case=record, member=form.cleaned_data["member"]
+            )
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("The coordinator now holds this case's key."))
+            return redirect("cases:detail", case=record.pk)
+    return render(
+        request,
+        "cases/coordinator_form.html",
+        {"form": form, "case": record, "title": _("Add a coordinator")},
+    )

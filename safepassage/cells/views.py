@@ -1,0 +1,151 @@
+"""Coordinator pages for cells and who is in them."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from safepassage.core.errors import ServiceError
+from safepassage.dashboard.access import coordinator_view, refuse
+from safepassage.journeys.models import OPEN_LEG_STATUSES
+from safepassage.journeys.selectors import legs_for_coordinator
+
+from . import selectors, services
+from .forms import AddCellMemberForm, CellEditForm, CellForm, RemoveCellMemberForm
+
+
+@coordinator_view
+def list_view(request: HttpRequest) -> HttpResponse:
+    cells = list(selectors.cells_with_member_counts(request.user))
+    return render(request, "cells/list.html", {"cells": cells, "title": _("Cells")})
+
+
+@coordinator_view
+def new_view(request: HttpRequest) -> HttpResponse:
+    form = CellForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            cell = services.do_create_cell(actor=request.user, **form.cleaned_data)
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("The cell is created. Add its members next."))
+            return redirect("cells:detail", cell=cell.pk)
+    return render(request, "cells/form.html", {"form": form, "title": _("Create a cell")})
+
+
+@coordinator_view
+def edit_view(request: HttpRequest, cell) -> HttpResponse:
+    record = selectors.get_cell(request.user, cell)
+    form = CellEditForm(
+        request.POST or None,
+        initial={
+            "codename": record.codename,
+            "specialty": record.specialty,
+            "notes": record.notes,
+            "status": record.status,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.do_update_cell(actor=request.user, cell=record, **form.cleaned_data)
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("The cell is saved."))
+            return redirect("cells:detail", cell=record.pk)
+    return render(
+        request, "cells/form.html", {"form": form, "cell": record, "title": _("Edit the cell")}
+    )
+
+
+def _render_cell(request: HttpRequest, cell, *, add_form=None) -> HttpResponse:
+    member = request.user
+    links = list(selectors.memberships(cell).select_related("member__organisation"))
+    legs = list(
+        legs_for_coordinator(member)
+        .filter(cell=cell, status__in=OPEN_LEG_STATUSES)
+        .select_related("journey__case")
+        .order_by("window_start")
+    )
+    request.keyring.load(
+        {member.organisation.coordinators_compartment_id}
+        | {leg.journey.case.compartment_id for leg in legs}
+    )
+    return render(
+        request,
+        "cells/detail.html",
+        {
+            "cell": cell,
+            "links": links,
+            "legs": legs,
+            "add_form": add_form
+            or AddCellMemberForm(candidates=selectors.cell_member_candidates(member, cell)),
+            "title": cell.codename,
+        },
+    )
+
+
+@coordinator_view
+def detail_view(request: HttpRequest, cell) -> HttpResponse:
+    return _render_cell(request, selectors.get_cell(request.user, cell))
+
+
+@coordinator_view
+def member_add_view(request: HttpRequest, cell) -> HttpResponse:
+    record = selectors.get_cell(request.user, cell)
+    if request.method != "POST":
+        return redirect("cells:detail", cell=record.pk)
+    form = AddCellMemberForm(
+        request.POST, candidates=selectors.cell_member_candidates(request.user, record)
+    )
+    if form.is_valid():
+        try:
+            services.do_add_member_to_cell(
+                actor=request.user,
+                member=form.cleaned_data["member"],
+                cell=record,
+                is_lead=form.cleaned_data["is_lead"],
+            )
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(
+                request, _("The member is in the cell and holds the keys of its open legs.")
+            )
+            return redirect("cells:detail", cell=record.pk)
+    return _render_cell(request, record, add_form=form)
+
+
+@coordinator_view
+def member_remove_view(request: HttpRequest, cell) -> HttpResponse:
+    record = selectors.get_cell(request.user, cell)
+    members = selectors.cell_members(record)
+    if request.method == "POST":
+        form = RemoveCellMemberForm(request.POST, members=members)
+        if form.is_valid():
+            try:
+                services.do_remove_member_from_cell(
+                    actor=request.user, member=form.cleaned_data["member"], cell=record
+                )
+            except ServiceError as error:
+                refuse(form, error)
+            else:
+                messages.success(
+                    request,
+                    _("The member has left the cell. The cell's legs are sealed under new keys."),
+                )
+                return redirect("cells:detail", cell=record.pk)
+    else:
+        chosen = request.GET.get("member")
+        form = RemoveCellMemberForm(
+            members=members,
+            initial={"member": chosen} if chosen else None,
+        )
+    return render(
+        request,
+        "cells/member_remove.html",
+        {"form": form, "cell": record, "title": _("Remove a member from the cell")},
+    )

@@ -1,0 +1,293 @@
+"""The journey planner: legs in order, the handoffs between them, and the
+details each side of a handoff needs to recognise the other."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from safepassage.cases.selectors import get_case
+from safepassage.core.errors import ServiceError
+from safepassage.dashboard.access import coordinator_view, refuse
+
+from . import selectors, services
+from .forms import HandoffForm, JourneyForm, LegForm, MoveLegForm
+from .models import Journey, JourneyStatus, TransportKind
+from .services import MAX_PHOTO_TYPES
+
+
+def _zone_name() -> str:
+    return timezone.get_current_timezone_name()
+
+
+def _transport_label(value: str | None) -> str:
+    try:
+        return str(TransportKind(value).label)
+    except ValueError:
+        return value or ""
+
+
+def _render_journey(request: HttpRequest, journey: Journey, *, error: str = "", status=200):
+    """The planner page. ``error`` is a refusal from one of its buttons."""
+    legs = list(selectors.plan_legs(journey))
+    handoffs = {h.position: h for h in selectors.plan_handoffs(journey)}
+    request.keyring.load(
+        {journey.compartment_id, journey.case.compartment_id}
+        | {leg.compartment_id for leg in legs}
+        | {h.compartment_id for h in handoffs.values()}
+        | {request.user.organisation.coordinators_compartment_id}
+    )
+    steps = []
+    for position in range(len(legs) + 1 if legs else 0):
+        handoff = handoffs.get(position)
+        if handoff is not None:
+            kind = "pickup" if position == 0 else "arrival" if position == len(legs) else "handoff"
+            steps.append({"handoff": handoff, "kind": kind})
+        if position < len(legs):
+            leg = legs[position]
+            steps.append(
+                {
+                    "leg": leg,
+                    "transport": _transport_label(leg.transport),
+                    "first": position == 0,
+                    "last": position == len(legs) - 1,
+                }
+            )
+    return render(
+        request,
+        "journeys/detail.html",
+        {
+            "journey": journey,
+            "case": journey.case,
+            "steps": steps,
+            "leg_count": len(legs),
+            "planning": journey.status == JourneyStatus.PLANNING,
+            "editable": journey.status in (JourneyStatus.PLANNING, JourneyStatus.ACTIVE),
+            "error": error,
+            "title": journey.title,
+        },
+        status=status,
+    )
+
+
+@coordinator_view
+def new_view(request: HttpRequest, case) -> HttpResponse:
+    record = get_case(request.user, case)
+    form = JourneyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            journey = services.do_create_journey(
+                actor=request.user, case=record, title=form.cleaned_data["title"]
+            )
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("The journey is created. Add its legs in order."))
+            return redirect("journeys:detail", journey=journey.pk)
+    return render(
+        request,
+        "journeys/journey_form.html",
+        {"form": form, "case": record, "title": _("Plan a journey")},
+    )
+
+
+@coordinator_view
+def detail_view(request: HttpRequest, journey) -> HttpResponse:
+    return _render_journey(request, selectors.get_journey(request.user, journey))
+
+
+@coordinator_view
+def start_view(request: HttpRequest, journey) -> HttpResponse:
+    record = selectors.get_journey(request.user, journey)
+    if request.method != "POST":
+        return redirect("journeys:detail", journey=record.pk)
+    try:
+        services.do_start_journey(actor=request.user, journey=record)
+    except ServiceError as error:
+        return _render_journey(request, record, error=str(error))
+    messages.success(request, _("The journey has started. Its cells can now start their legs."))
+    return redirect("journeys:detail", journey=record.pk)
+
+
+def _leg_form(request: HttpRequest, leg=None, initial=None) -> LegForm:
+    return LegForm(
+        request.POST or None,
+        member=request.user,
+        leg=leg,
+        zone_name=_zone_name(),
+        initial=initial,
+    )
+
+
+@coordinator_view
+def leg_new_view(request: HttpRequest, journey) -> HttpResponse:
+    record = selectors.get_journey(request.user, journey)
+    form = _leg_form(request)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.do_add_leg(actor=request.user, journey=record, **form.cleaned_data)
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("The leg is added at the end of the journey."))
+            return redirect("journeys:detail", journey=record.pk)
+    return render(
+        request,
+        "journeys/leg_form.html",
+        {"form": form, "journey": record, "title": _("Add a leg")},
+    )
+
+
+@coordinator_view
+def leg_edit_view(request: HttpRequest, leg) -> HttpResponse:
+    record = selectors.get_leg(request.user, leg)
+    initial = {
+        "cell": record.cell_id,
+        "contact": record.contact_id,
+        "safe_house": record.safe_house_id,
+        "window_start": record.window_start,
+        "window_end": record.window_end,
+        "transport": record.transport,
+        "route": record.route,
+        "vehicle": record.vehicle,
+        "notes": record.notes,
+    }
+    form = _leg_form(request, leg=record, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.do_update_leg(actor=request.user, leg=record, **form.cleaned_data)
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("The leg is saved."))
+            return redirect("journeys:detail", journey=record.journey_id)
+    return render(
+        request,
+        "journeys/leg_form.html",
+        {"form": form, "journey": record.journey, "leg": record, "title": _("Edit a leg")},
+    )
+
+
+@coordinator_view
+def leg_move_view(request: HttpRequest, leg) -> HttpResponse:
+    record = selectors.get_leg(request.user, leg)
+    if request.method != "POST":
+        return redirect("journeys:detail", journey=record.journey_id)
+    form = MoveLegForm(request.POST)
+    if not form.is_valid():
+        return _render_journey(
+            request, record.journey, error=_("Choose whether to move the leg earlier or later.")
+        )
+    try:
+        services.do_move_leg(actor=request.user, leg=record, offset=form.offset())
+    except ServiceError as error:
+        return _render_journey(request, record.journey, error=str(error))
+    messages.success(request, _("The leg is moved. The handoffs follow the new order."))
+    return redirect("journeys:detail", journey=record.journey_id)
+
+
+@coordinator_view
+def leg_remove_view(request: HttpRequest, leg) -> HttpResponse:
+    record = selectors.get_leg(request.user, leg)
+    error = ""
+    if request.method == "POST":
+        try:
+            services.do_remove_leg(actor=request.user, leg=record)
+        except ServiceError as exc:
+            error = str(exc)
+        else:
+            messages.success(request, _("The leg is removed and its key destroyed."))
+            return redirect("journeys:detail", journey=record.journey_id)
+    return render(
+        request,
+        "journeys/leg_remove.html",
+        {
+            "leg": record,
+            "journey": record.journey,
+            "error": error,
+            "can_remove": record.journey.status == JourneyStatus.PLANNING,
+            "title": _("Remove a leg"),
+        },
+    )
+
+
+@coordinator_view
+def handoff_edit_view(request: HttpRequest, handoff) -> HttpResponse:
+    record = selectors.get_handoff(request.user, handoff)
+    too_large = (
+        request.method == "POST"
+        and int(request.META.get("CONTENT_LENGTH") or 0) > settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+        and "photo" not in request.FILES
+    )
+    has_photo = record.photo is not None
+    form = HandoffForm(
+        request.POST or None,
+        request.FILES or None,
+        zone_name=_zone_name(),
+        upload_refused=too_large,
+        has_photo=has_photo,
+        initial={
+            "place": record.place,
+            "window_start": record.window_start,
+            "window_end": record.window_end,
+            "clothing": record.clothing,
+            "vehicle_colour": record.vehicle_colour,
+            "vehicle_plate": record.vehicle_plate,
+            "signal": record.signal,
+            "notes": record.notes,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.do_update_handoff(
+                actor=request.user, handoff=record, **form.service_arguments()
+            )
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("The handoff is saved."))
+            return redirect("journeys:detail", journey=record.journey_id)
+    return render(
+        request,
+        "journeys/handoff_form.html",
+        {
+            "form": form,
+            "handoff": record,
+            "journey": record.journey,
+            "has_photo": has_photo,
+            "title": _("Edit a handoff"),
+        },
+    )
+
+
+@coordinator_view
+def handoff_photo_view(request: HttpRequest, handoff) -> HttpResponse:
+    record = selectors.get_handoff(request.user, handoff)
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
+    photo = record.photo
+    if photo is None:
+        raise Http404
+    content_type = record.photo_type if record.photo_type in MAX_PHOTO_TYPES else None
+    response = HttpResponse(bytes(photo), content_type=content_type or "application/octet-stream")
+    response["Cache-Control"] = "no-store"
+    response["Content-Disposition"] = 'inline; filename="handoff-photo"'
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@coordinator_view
+def handoff_phrases_view(request: HttpRequest, handoff) -> HttpResponse:
+    record = selectors.get_handoff(request.user, handoff)
+    if request.method != "POST":
+        return redirect("journeys:detail", journey=record.journey_id)
+    try:
+        services.do_new_phrases(actor=request.user, handoff=record)
+    except ServiceError as error:
+        return _render_journey(request, record.journey, error=str(error))
+    messages.success(request, _("New verification phrases are drawn. Tell both sides."))
+    return redirect("journeys:detail", journey=record.journey_id)

@@ -1,0 +1,153 @@
+"""Forms for logging in, joining, inviting and managing members."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.utils.translation import gettext_lazy as _
+
+from safepassage.roles import Role
+
+
+class MemberChoiceField(forms.ModelChoiceField):
+    """Members shown by handle and (sealed) display name."""
+
+    def label_from_instance(self, obj) -> str:
+        name = obj.display_name
+        return f"{obj.handle} ({name})" if name else obj.handle
+
+
+class CellChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return obj.codename or str(_("(unnamed cell)"))
+
+
+class LoginForm(forms.Form):
+    handle = forms.CharField(
+        label=_("Handle"),
+        max_length=40,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "username", "autocapitalize": "none", "autofocus": True}
+        ),
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+class NewPasswordMixin(forms.Form):
+    """Two password fields that must match and pass Django's password validators."""
+
+    new_password1 = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_(
+            "At least 12 characters. A few unrelated words are easy to remember and hard to guess."
+        ),
+    )
+    new_password2 = forms.CharField(
+        label=_("Password again"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean_new_password2(self) -> str:
+        first = self.cleaned_data.get("new_password1")
+        second = self.cleaned_data["new_password2"]
+        if first and first != second:
+            raise forms.ValidationError(_("The two passwords are not the same."))
+        return second
+
+    def clean(self):
+        cleaned = super().clean()
+        password = cleaned.get("new_password1")
+        if password and not self.has_error("new_password2"):
+            try:
+                password_validation.validate_password(password, self.user_for_validation())
+            except forms.ValidationError as error:
+                self.add_error("new_password1", error)
+        return cleaned
+
+    def user_for_validation(self):
+        return None
+
+
+class JoinForm(NewPasswordMixin):
+    handle = forms.CharField(
+        label=_("Handle"),
+        max_length=40,
+        validators=[UnicodeUsernameValidator()],
+        help_text=_(
+            "The name you log in with. Other members see it, so choose a nickname, "
+            "not your real name. Letters, digits and . @ + - _ only."
+        ),
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+
+    field_order = ["handle", "new_password1", "new_password2"]
+
+
+class ChangePasswordForm(NewPasswordMixin):
+    current_password = forms.CharField(
+        label=_("Current password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    field_order = ["current_password", "new_password1", "new_password2"]
+
+    def __init__(self, *args, user=None, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].label = _("New password")
+        self.fields["new_password2"].label = _("New password again")
+
+    def user_for_validation(self):
+        return self.user
+
+
+class InviteForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.CELL_MEMBER)
+    display_name = forms.CharField(
+        label=_("Display name"),
+        max_length=200,
+        help_text=_("How coordinators will know this person. Stored sealed."),
+    )
+    cell = CellChoiceField(
+        label=_("Cell"),
+        queryset=None,
+        required=False,
+        empty_label=_("(none)"),
+        help_text=_("Required for a cell member: the cell they will join."),
+    )
+
+    def __init__(self, *args, cells=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cell"].queryset = cells
+
+    def clean(self):
+        cleaned = super().clean()
+        role, cell = cleaned.get("role"), cleaned.get("cell")
+        if role == Role.CELL_MEMBER and cell is None:
+            self.add_error("cell", _("Choose the cell this person will join."))
+        if role == Role.COORDINATOR and cell is not None:
+            self.add_error("cell", _("A coordinator does not join a cell. Leave this empty."))
+        return cleaned
+
+
+class ApproveForm(forms.Form):
+    compared = forms.BooleanField(
+        label=_("The person read me this exact fingerprint, and I am sure it was them."),
+        required=True,
+        error_messages={
+            "required": _("Compare the fingerprint with the person before approving them.")
+        },
+    )
+
+
+class ConfirmForm(forms.Form):
+    """An explicit confirmation for an action that cannot be undone."""

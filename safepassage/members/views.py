@@ -1,0 +1,266 @@
+"""Logging in and out, joining by invitation, and managing members."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login, update_session_auth_hash
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+
+from safepassage.cells.models import CellStatus
+from safepassage.cells.selectors import cells_for
+from safepassage.core.errors import ServiceError
+from safepassage.dashboard.access import (
+    coordinator_view,
+    is_awaiting_approval,
+    member_view,
+    refuse,
+)
+from safepassage.vault import crypto
+from safepassage.vault.session import open_session
+
+from . import selectors, services
+from .forms import ApproveForm, ChangePasswordForm, ConfirmForm, InviteForm, JoinForm, LoginForm
+from .models import MemberStatus
+
+
+def _safe_next(request: HttpRequest) -> str | None:
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
+
+
+def _fingerprint(member) -> str:
+    return crypto.fingerprint(bytes(member.public_key))
+
+
+# --- logging in and out ---------------------------------------------------------------
+
+
+@sensitive_post_parameters("password")
+@csrf_protect
+@never_cache
+def login_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("dashboard:home")
+    form = LoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        member = services.log_in(
+            request,
+            handle=form.cleaned_data["handle"],
+            password=form.cleaned_data["password"],
+        )
+        if member is not None:
+            return redirect(_safe_next(request) or "dashboard:home")
+        # One message for an unknown handle and a wrong password alike.
+        form.add_error(None, _("Handle or password is incorrect"))
+    return render(
+        request,
+        "registration/login.html",
+        {"form": form, "next": _safe_next(request) or "", "title": _("Log in")},
+    )
+
+
+@never_cache
+def logout_view(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        if request.user.is_authenticated:
+            services.log_out(request)
+            messages.success(request, _("You are logged out."))
+        return redirect("members:login")
+    if not request.user.is_authenticated:
+        return redirect("members:login")
+    return render(request, "registration/logout.html", {"title": _("Log out")})
+
+
+# --- joining by invitation ----------------------------------------------------------------
+
+
+@sensitive_post_parameters("new_password1", "new_password2")
+@csrf_protect
+@never_cache
+def join_view(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = services.find_invitation(token)
+    if invitation is None:
+        return render(
+            request,
+            "registration/join_invalid.html",
+            {"title": _("This invitation link is not valid")},
+            status=404,
+        )
+    form = JoinForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            member, private_key = services.do_accept_invitation(
+                token=token,
+                handle=form.cleaned_data["handle"],
+                password=form.cleaned_data["new_password1"],
+            )
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            login(request, member)
+            open_session(request, member_id=member.pk, private_key=private_key)
+            return redirect("members:awaiting")
+    return render(
+        request,
+        "registration/join.html",
+        {"form": form, "invitation": invitation, "title": _("Join safepassage")},
+    )
+
+
+@member_view
+def awaiting_view(request: HttpRequest) -> HttpResponse:
+    member = request.user
+    if not is_awaiting_approval(member):
+        return redirect("dashboard:home")
+    return render(
+        request,
+        "registration/awaiting.html",
+        {"fingerprint": _fingerprint(member), "title": _("Waiting for approval")},
+    )
+
+
+@sensitive_post_parameters("current_password", "new_password1", "new_password2")
+@member_view
+def password_view(request: HttpRequest) -> HttpResponse:
+    form = ChangePasswordForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.do_change_password(
+                actor=request.user,
+                current_password=form.cleaned_data["current_password"],
+                new_password=form.cleaned_data["new_password1"],
+            )
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            # The password hash changed: keep this session, end the others.
+            update_session_auth_hash(request, request.user)
+            messages.success(request, _("Your password has been changed."))
+            return redirect("dashboard:home")
+    return render(
+        request, "registration/password.html", {"form": form, "title": _("Change password")}
+    )
+
+
+# --- coordinators managing members ---------------------------------------------------------
+
+
+@coordinator_view
+def list_view(request: HttpRequest) -> HttpResponse:
+    member = request.user
+    request.keyring.load([member.organisation.coordinators_compartment_id])
+    members = list(selectors.member_directory(member))
+    return render(
+        request,
+        "members/list.html",
+        {
+            "awaiting": [m for m in members if m.status == MemberStatus.AWAITING_APPROVAL],
+            "members": [m for m in members if m.status != MemberStatus.AWAITING_APPROVAL],
+            "invitations": list(selectors.open_invitations(member)),
+            "title": _("Members"),
+        },
+    )
+
+
+@coordinator_view
+def invite_view(request: HttpRequest) -> HttpResponse:
+    actor = request.user
+    cells = cells_for(actor).filter(status=CellStatus.ACTIVE).select_related("organisation")
+    form = InviteForm(request.POST or None, cells=cells)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation, token = services.do_invite_member(
+                actor=actor,
+                role=form.cleaned_data["role"],
+                display_name=form.cleaned_data["display_name"],
+                cell=form.cleaned_data["cell"],
+            )
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            # The link is shown here once; only a digest of the token is stored.
+            link = request.build_absolute_uri(reverse("members:join", args=[token]))
+            return render(
+                request,
+                "members/invite_done.html",
+                {"invitation": invitation, "link": link, "title": _("Invitation created")},
+            )
+    return render(request, "members/invite.html", {"form": form, "title": _("Invite a member")})
+
+
+@coordinator_view
+def approve_view(request: HttpRequest, member) -> HttpResponse:
+    target = selectors.get_member(request.user, member)
+    invitation = getattr(target, "invitation", None)
+    form = ApproveForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.do_approve_member(actor=request.user, member=target)
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("The member is approved and can now log in."))
+            return redirect("members:list")
+    return render(
+        request,
+        "members/approve.html",
+        {
+            "target": target,
+            "invitation": invitation,
+            "awaiting": target.status == MemberStatus.AWAITING_APPROVAL,
+            "fingerprint": _fingerprint(target),
+            "form": form,
+            "title": _("Approve a member"),
+        },
+    )
+
+
+@coordinator_view
+def remove_view(request: HttpRequest, member) -> HttpResponse:
+    target = selectors.get_member(request.user, member)
+    form = ConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.do_remove_member(actor=request.user, member=target)
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(
+                request, _("The member is removed. Their keys no longer open anything.")
+            )
+            return redirect("members:list")
+    return render(
+        request,
+        "members/remove.html",
+        {"target": target, "form": form, "title": _("Remove a member")},
+    )
+
+
+@coordinator_view
+def revoke_invitation_view(request: HttpRequest, invitation) -> HttpResponse:
+    target = selectors.get_invitation(request.user, invitation)
+    form = ConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.do_revoke_invitation(actor=request.user, invitation=target)
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("The invitation link no longer works."))
+            return redirect("members:list")
+    return render(
+        request,
+        "members/revoke_invitation.html",
+        {"invitation": target, "form": form, "title": _("Revoke an invitation")},
+    )
