@@ -1,4 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "field"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.my_legs, name="my_legs"),
+    path("legs/<uuid:leg>/", views.leg_detail, name="leg"),
+    path("handoffs/<uuid:handoff>/photo/", views.handoff_photo, name="handoff_photo"),
+    path("exit/", views.quick_exit, name="exit"),
+    path("weather/", views.weather, name="weather"),
+]
