@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from safepassage.core.errors import ServiceError
-from safepassage.dashboard.access import coordinator_view, refuse
+from safepassage.dashboard.access import coordinator_view, posted, refuse
 from safepassage.journeys.forms import JourneyForm
 from safepassage.members.selectors import members_for
 
@@ -39,7 +39,7 @@ def list_view(request: HttpRequest) -> HttpResponse:
 @coordinator_view
 def new_view(request: HttpRequest) -> HttpResponse:
     actor = request.user
-    form = OpenCaseForm(request.POST or None, coordinators=_other_coordinators(actor))
+    form = OpenCaseForm(posted(request), coordinators=_other_coordinators(actor))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -99,7 +99,7 @@ def edit_view(request: HttpRequest, case) -> HttpResponse:
     record = selectors.get_case(actor, case)
     consent = record.consent or {}
     form = CaseForm(
-        request.POST or None,
+        posted(request),
         initial={
             "codename": record.codename,
             "needs": record.needs,
@@ -173,7 +173,7 @@ def status_view(request: HttpRequest, case) -> HttpResponse:
 @coordinator_view
 def traveller_new_view(request: HttpRequest, case) -> HttpResponse:
     record = selectors.get_case(request.user, case)
-    form = TravellerForm(request.POST or None)
+    form = TravellerForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.do_add_traveller(actor=request.user, case=record, **form.cleaned_data)
@@ -193,7 +193,7 @@ def traveller_new_view(request: HttpRequest, case) -> HttpResponse:
 def traveller_edit_view(request: HttpRequest, traveller) -> HttpResponse:
     record = selectors.get_traveller(request.user, traveller)
     form = TravellerForm(
-        request.POST or None,
+        posted(request),
         initial={name: getattr(record, name) for name in TravellerForm.base_fields},
     )
     if request.method == "POST" and form.is_valid():
@@ -216,7 +216,7 @@ def coordinator_add_view(request: HttpRequest, case) -> HttpResponse:
     actor = request.user
     record = selectors.get_case(actor, case)
     form = AddCoordinatorForm(
-        request.POST or None, candidates=selectors.coordinators_not_on_case(actor, record)
+        posted(request), candidates=selectors.coordinators_not_on_case(actor, record)
     )
     if request.method == "POST" and form.is_valid():
         try:

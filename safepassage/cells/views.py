@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from safepassage.core.errors import ServiceError
-from safepassage.dashboard.access import coordinator_view, refuse
+from safepassage.dashboard.access import coordinator_view, posted, refuse
 from safepassage.journeys.models import OPEN_LEG_STATUSES
 from safepassage.journeys.selectors import legs_for_coordinator
 
@@ -24,7 +24,7 @@ def list_view(request: HttpRequest) -> HttpResponse:
 
 @coordinator_view
 def new_view(request: HttpRequest) -> HttpResponse:
-    form = CellForm(request.POST or None)
+    form = CellForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             cell = services.do_create_cell(actor=request.user, **form.cleaned_data)
@@ -40,7 +40,7 @@ def new_view(request: HttpRequest) -> HttpResponse:
 def edit_view(request: HttpRequest, cell) -> HttpResponse:
     record = selectors.get_cell(request.user, cell)
     form = CellEditForm(
-        request.POST or None,
+        posted(request),
         initial={
             "codename": record.codename,
             "specialty": record.specialty,

@@ -91,3 +91,12 @@ def member_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 def refuse(form, error: ServiceError) -> None:
     """Show a service's refusal on the form (nothing was changed)."""
     form.add_error(None, str(error))
+
+
+def posted(request: HttpRequest):
+    """The form data of a POST (even an empty one), or None to leave a form unbound."""
+    return request.POST if request.method == "POST" else None
+
+
+def posted_files(request: HttpRequest):
+    return request.FILES if request.method == "POST" else None

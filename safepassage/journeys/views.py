@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from safepassage.cases.selectors import get_case
 from safepassage.core.errors import ServiceError
-from safepassage.dashboard.access import coordinator_view, refuse
+from safepassage.dashboard.access import coordinator_view, posted, posted_files, refuse
 
 from . import selectors, services
 from .forms import HandoffForm, JourneyForm, LegForm, MoveLegForm
@@ -77,7 +77,7 @@ def _render_journey(request: HttpRequest, journey: Journey, *, error: str = "", 
 @coordinator_view
 def new_view(request: HttpRequest, case) -> HttpResponse:
     record = get_case(request.user, case)
-    form = JourneyForm(request.POST or None)
+    form = JourneyForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             journey = services.do_create_journey(
@@ -115,7 +115,7 @@ def start_view(request: HttpRequest, journey) -> HttpResponse:
 
 def _leg_form(request: HttpRequest, leg=None, initial=None) -> LegForm:
     return LegForm(
-        request.POST or None,
+        posted(request),
         member=request.user,
         leg=leg,
         zone_name=_zone_name(),
@@ -225,8 +225,8 @@ def handoff_edit_view(request: HttpRequest, handoff) -> HttpResponse:
     )
     has_photo = record.photo is not None
     form = HandoffForm(
-        request.POST or None,
-        request.FILES or None,
+        posted(request),
+        posted_files(request),
         zone_name=_zone_name(),
         upload_refused=too_large,
         has_photo=has_photo,

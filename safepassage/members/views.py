@@ -20,6 +20,7 @@ from safepassage.dashboard.access import (
     coordinator_view,
     is_awaiting_approval,
     member_view,
+    posted,
     refuse,
 )
 from safepassage.vault import crypto
@@ -52,7 +53,7 @@ def _fingerprint(member) -> str:
 def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("dashboard:home")
-    form = LoginForm(request.POST or None)
+    form = LoginForm(posted(request))
     if request.method == "POST" and form.is_valid():
         member = services.log_in(
             request,
@@ -97,7 +98,7 @@ def join_view(request: HttpRequest, token: str) -> HttpResponse:
             {"title": _("This invitation link is not valid")},
             status=404,
         )
-    form = JoinForm(request.POST or None)
+    form = JoinForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             member, private_key = services.do_accept_invitation(
@@ -133,7 +134,7 @@ def awaiting_view(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters("current_password", "new_password1", "new_password2")
 @member_view
 def password_view(request: HttpRequest) -> HttpResponse:
-    form = ChangePasswordForm(request.POST or None, user=request.user)
+    form = ChangePasswordForm(posted(request), user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             services.do_change_password(
@@ -177,7 +178,7 @@ def list_view(request: HttpRequest) -> HttpResponse:
 def invite_view(request: HttpRequest) -> HttpResponse:
     actor = request.user
     cells = cells_for(actor).filter(status=CellStatus.ACTIVE).select_related("organisation")
-    form = InviteForm(request.POST or None, cells=cells)
+    form = InviteForm(posted(request), cells=cells)
     if request.method == "POST" and form.is_valid():
         try:
             invitation, token = services.do_invite_member(
@@ -203,7 +204,7 @@ def invite_view(request: HttpRequest) -> HttpResponse:
 def approve_view(request: HttpRequest, member) -> HttpResponse:
     target = selectors.get_member(request.user, member)
     invitation = getattr(target, "invitation", None)
-    form = ApproveForm(request.POST or None)
+    form = ApproveForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.do_approve_member(actor=request.user, member=target)
@@ -229,7 +230,7 @@ def approve_view(request: HttpRequest, member) -> HttpResponse:
 @coordinator_view
 def remove_view(request: HttpRequest, member) -> HttpResponse:
     target = selectors.get_member(request.user, member)
-    form = ConfirmForm(request.POST or None)
+    form = ConfirmForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.do_remove_member(actor=request.user, member=target)
@@ -250,7 +251,7 @@ def remove_view(request: HttpRequest, member) -> HttpResponse:
 @coordinator_view
 def revoke_invitation_view(request: HttpRequest, invitation) -> HttpResponse:
     target = selectors.get_invitation(request.user, invitation)
-    form = ConfirmForm(request.POST or None)
+    form = ConfirmForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.do_revoke_invitation(actor=request.user, invitation=target)

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from safepassage.core.errors import ServiceError
-from safepassage.dashboard.access import coordinator_view, refuse
+from safepassage.dashboard.access import coordinator_view, posted, refuse
 
 from . import selectors, services
 from .forms import SafeHouseEditForm, SafeHouseForm
@@ -22,7 +22,7 @@ def list_view(request: HttpRequest) -> HttpResponse:
 
 @coordinator_view
 def new_view(request: HttpRequest) -> HttpResponse:
-    form = SafeHouseForm(request.POST or None)
+    form = SafeHouseForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.do_create_safe_house(actor=request.user, **form.cleaned_data)
@@ -38,7 +38,7 @@ def new_view(request: HttpRequest) -> HttpResponse:
 def edit_view(request: HttpRequest, house) -> HttpResponse:
     record = selectors.get_safe_house(request.user, house)
     form = SafeHouseEditForm(
-        request.POST or None,
+        posted(request),
         initial={
             "codename": record.codename,
             "place": record.place,
