@@ -61,3 +61,13 @@ def test_a_tampered_ciphertext_shows_the_integrity_page_not_a_500(client, world,
     assert "Camellia" not in body
     # The rest of the application still works.
     assert client.get(reverse("cells:list")).status_code == 200
+
+
+def test_an_expired_form_gets_a_plain_explanation(db):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(reverse("members:login"), {"handle": "x", "password": "y"})
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "This form has expired" in body and "Nothing was saved." in body
