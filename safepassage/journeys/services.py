@@ -46,6 +46,9 @@ from .models import (
 )
 from .phrases import new_phrase_pair
 
+# Check-in deadlines follow their leg: each hook runs in the service's transaction.
+from safepassage.checkins import hooks as checkin_hooks  # isort: skip
+
 MAX_PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
 
 
@@ -288,6 +291,7 @@ def do_add_leg(
         leg.vehicle = vehicle
         leg.notes = notes
         leg.save()
+        checkin_hooks.leg_saved(leg=leg)
         # The arrival handoff stays the arrival: it moves past the new leg.
         journey.handoffs.filter(position=position).update(position=position + 1)
         _relink_handoffs(journey, keyring)
@@ -330,6 +334,7 @@ def do_update_leg(
         leg.vehicle = vehicle
         leg.notes = notes
         leg.save()
+        checkin_hooks.leg_saved(leg=leg)
         if cell_changed:
             sync_leg_grants(leg=leg, keyring=keyring)
             for handoff in Handoff.objects.filter(Q(from_leg=leg) | Q(to_leg=leg)).select_related(
@@ -491,6 +496,7 @@ def do_mark_leg_started(*, actor, leg: Leg) -> Leg:
         leg.status = LegStatus.STARTED
         leg.started_at = now
         leg.save(update_fields=["status", "started_at"])
+        checkin_hooks.leg_started(leg=leg, actor=actor, at=now)
         Handoff.objects.filter(to_leg=leg).update(status=HandoffStatus.DONE, done_at=now)
         case = leg.journey.case
         if case.status in (CaseStatus.PLANNING, CaseStatus.IN_TRANSIT, CaseStatus.IN_SAFE_HOUSE):
@@ -519,6 +525,7 @@ def do_mark_leg_handed_off(*, actor, leg: Leg) -> Leg:
         leg.status = LegStatus.HANDED_OFF
         leg.handed_off_at = now
         leg.save(update_fields=["status", "handed_off_at"])
+        checkin_hooks.leg_handed_off(leg=leg, actor=actor, at=now)
         journey = leg.journey
         arrival = Handoff.objects.filter(from_leg=leg, to_leg__isnull=True).first()
         if arrival is not None:

@@ -208,3 +208,33 @@ LOGGING = {
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }
+
+# --- warning system: check-ins, alerts, notifications ------------------------------
+# Minutes an unacknowledged alert waits at each escalation level before the
+# next: level 0 is the cell's lead, level 1 the case's coordinators, level 2
+# every coordinator of the organisation.
+ALERT_ESCALATION_MINUTES = [
+    int(m) for m in os.environ.get("SAFEPASSAGE_ALERT_ESCALATION_MINUTES", "5,10").split(",") if m
+]
+# How often the worker looks for overdue deadlines, escalations and deliveries.
+WORKER_POLL_SECONDS = float(os.environ.get("SAFEPASSAGE_WORKER_POLL_SECONDS", "0.5"))
+# Notification delivery: attempts, backoff (seconds, doubled per attempt up to
+# the cap) and how long a worker's claim on a delivery lasts before another
+# worker may take it over (a worker killed mid-send).
+NOTIFY_MAX_ATTEMPTS = int(os.environ.get("SAFEPASSAGE_NOTIFY_MAX_ATTEMPTS", "8"))
+NOTIFY_BACKOFF_SECONDS = float(os.environ.get("SAFEPASSAGE_NOTIFY_BACKOFF_SECONDS", "30"))
+NOTIFY_BACKOFF_CAP_SECONDS = float(os.environ.get("SAFEPASSAGE_NOTIFY_BACKOFF_CAP_SECONDS", "3600"))
+NOTIFY_CLAIM_SECONDS = float(os.environ.get("SAFEPASSAGE_NOTIFY_CLAIM_SECONDS", "120"))
+NOTIFY_TIMEOUT_SECONDS = float(os.environ.get("SAFEPASSAGE_NOTIFY_TIMEOUT_SECONDS", "10"))
+# Links in notifications point here (nothing else about the alert is sent).
+SAFEPASSAGE_BASE_URL = os.environ.get("SAFEPASSAGE_BASE_URL", "http://127.0.0.1:8000")
+# Email over SMTP (Django's email API).
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = os.environ.get("SAFEPASSAGE_EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = int(os.environ.get("SAFEPASSAGE_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("SAFEPASSAGE_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("SAFEPASSAGE_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("SAFEPASSAGE_EMAIL_USE_TLS", "") == "1"
+EMAIL_USE_SSL = os.environ.get("SAFEPASSAGE_EMAIL_USE_SSL", "") == "1"
+EMAIL_TIMEOUT = int(os.environ.get("SAFEPASSAGE_EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("SAFEPASSAGE_EMAIL_FROM", "safepassage@localhost")

@@ -16,11 +16,17 @@ can decrypt what they produce:
   session cookie, together with the server holding the session row.
 - ``seal_for_audit_readers``: the holders of an organisation's audit private key.
 - ``split_recovery_key`` / ``combine_recovery_shares``: any k of n coordinators.
+- ``seal_for_dispatcher`` / ``open_as_dispatcher``: whoever holds the dispatch
+  key (an environment secret, never in the database): the worker, so it can
+  send notifications while nobody is logged in.
+- ``sign_webhook`` / ``webhook_signature_valid``: HMAC-SHA256 over a webhook
+  body, checked by whoever shares the member's webhook secret.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -386,3 +392,47 @@ def combine_recovery_shares(shares: list[str]) -> bytes:
         return Shamir.combine(first) + Shamir.combine(second)
     except ValueError as exc:
         raise VaultError("the recovery shares do not fit together") from exc
+
+
+# --- notification dispatch (the worker, while nobody is logged in) ---------------------
+
+
+def dispatch_key_from_hex(text: str) -> bytes:
+    """The dispatch key from its configured form (64 hex characters = 32 bytes)."""
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError as exc:
+        raise VaultError("the dispatch key must be 64 hexadecimal characters") from exc
+    if len(key) != KEY_BYTES:
+        raise VaultError("the dispatch key must be 64 hexadecimal characters")
+    return key
+
+
+def seal_for_dispatcher(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """Seal a notification address so only holders of the dispatch key open it.
+
+    Same construction as ``seal_for_compartment`` (XChaCha20-Poly1305, padded,
+    ``aad`` binding the value to one row and field), with version 0.
+    """
+    return seal_for_compartment(key, plaintext, aad, version=0)
+
+
+def open_as_dispatcher(key: bytes, blob: bytes, aad: bytes) -> bytes:
+    """Open a blob made by ``seal_for_dispatcher``; raise SealBroken if altered."""
+    return open_with_compartment_key(key, blob, aad)
+
+
+def new_webhook_secret() -> str:
+    """A fresh shared secret for signing one member's webhook calls."""
+    return secrets.token_urlsafe(32)
+
+
+def sign_webhook(secret: str, body: bytes) -> str:
+    """The ``X-Safepassage-Signature`` header value: ``sha256=<hex HMAC-SHA256(body)>``."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def webhook_signature_valid(secret: str, body: bytes, header: str) -> bool:
+    """True when ``header`` is the signature of exactly ``body`` under ``secret``."""
+    return hmac.compare_digest(sign_webhook(secret, body).encode("ascii"), header.encode("utf-8"))

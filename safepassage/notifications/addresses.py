@@ -1,0 +1,63 @@
+"""Sealing and opening notification addresses under the dispatch key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from safepassage.vault import crypto
+
+from .models import Channel, NotificationAddress
+
+
+def dispatch_key() -> bytes:
+    return crypto.dispatch_key_from_hex(settings.SAFEPASSAGE_DISPATCH_KEY)
+
+
+def _aad(address: NotificationAddress, field: str) -> bytes:
+    return f"notifications.notificationaddress|{address.pk}|{field}|{address.member_id}|{address.channel}".encode()
+
+
+def seal_address(address: NotificationAddress, *, target: str, secret: str | None) -> None:
+    """Set the sealed columns of ``address`` (its id, member and channel must be set)."""
+    key = dispatch_key()
+    address.sealed_target = crypto.seal_for_dispatcher(
+        key, target.encode("utf-8"), _aad(address, "target")
+    )
+    address.sealed_secret = (
+        crypto.seal_for_dispatcher(key, secret.encode("utf-8"), _aad(address, "secret"))
+        if secret
+        else None
+    )
+
+
+@dataclass(frozen=True)
+class OpenedAddress:
+    channel: str
+    target: str
+    secret: str | None
+
+    def __repr__(self) -> str:  # never print an address into a log
+        return f"OpenedAddress(channel={self.channel!r})"
+
+
+def open_address(address: NotificationAddress) -> OpenedAddress:
+    """The address in clear (raises SealBroken when it was altered or moved)."""
+    key = dispatch_key()
+    target = crypto.open_as_dispatcher(
+        key, bytes(address.sealed_target), _aad(address, "target")
+    ).decode("utf-8")
+    secret = None
+    if address.sealed_secret:
+        secret = crypto.open_as_dispatcher(
+            key, bytes(address.sealed_secret), _aad(address, "secret")
+        ).decode("utf-8")
+    return OpenedAddress(channel=address.channel, target=target, secret=secret)
+
+
+def channels_of(member) -> set[str]:
+    return set(NotificationAddress.objects.filter(member=member).values_list("channel", flat=True))
+
+
+__all__ = ["Channel", "OpenedAddress", "channels_of", "open_address", "seal_address"]

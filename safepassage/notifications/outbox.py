@@ -1,0 +1,48 @@
+"""Writing notifications and their outbox rows, inside the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from .models import Delivery, Notification, NotificationAddress
+
+
+def notify(*, alert, member_ids: Iterable[uuid.UUID], level: int, now: datetime) -> set[uuid.UUID]:
+    """Tell each member about ``alert`` in the app and queue a delivery for each
+    address they have. A member already told about the alert is not told again.
+    Returns the members notified now."""
+    wanted = set(member_ids)
+    if not wanted:
+        return set()
+    already = set(
+        Notification.objects.filter(alert=alert, member_id__in=wanted).values_list(
+            "member_id", flat=True
+        )
+    )
+    new = wanted - already
+    if not new:
+        return set()
+    notifications = Notification.objects.bulk_create(
+        [
+            Notification(
+                organisation_id=alert.organisation_id,
+                member_id=member_id,
+                alert=alert,
+                level=level,
+                created_at=now,
+            )
+            for member_id in sorted(new)
+        ]
+    )
+    by_member = {n.member_id: n for n in notifications}
+    deliveries = [
+        Delivery(notification=by_member[member_id], channel=channel, next_attempt_at=now)
+        for member_id, channel in NotificationAddress.objects.filter(member_id__in=new).values_list(
+            "member_id", "channel"
+        )
+    ]
+    if deliveries:
+        Delivery.objects.bulk_create(deliveries)
+    return new
