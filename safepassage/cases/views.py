@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from safepassage.core.errors import ServiceError
-from safepassage.dashboard.access import coordinator_view, posted, refuse
+from safepassage.dashboard.access import MemberRequest, coordinator_view, posted, refuse
 from safepassage.journeys.forms import JourneyForm
 from safepassage.members.selectors import members_for
 
@@ -30,14 +32,14 @@ def _other_coordinators(member):
 
 
 @coordinator_view
-def list_view(request: HttpRequest) -> HttpResponse:
+def list_view(request: MemberRequest) -> HttpResponse:
     cases = list(selectors.cases_with_traveller_counts(request.user))
     request.keyring.load({case.compartment_id for case in cases})
     return render(request, "cases/list.html", {"cases": cases, "title": _("Cases")})
 
 
 @coordinator_view
-def new_view(request: HttpRequest) -> HttpResponse:
+def new_view(request: MemberRequest) -> HttpResponse:
     actor = request.user
     form = OpenCaseForm(posted(request), coordinators=_other_coordinators(actor))
     if request.method == "POST" and form.is_valid():
@@ -59,7 +61,7 @@ def new_view(request: HttpRequest) -> HttpResponse:
     return render(request, "cases/form.html", {"form": form, "title": _("Open a case")})
 
 
-def _render_case(request: HttpRequest, case: Case, **forms) -> HttpResponse:
+def _render_case(request: MemberRequest, case: Case, **forms) -> HttpResponse:
     """The case page, with any bound form that needs to show its errors."""
     events = list(selectors.timeline(case))
     travellers = list(case.travellers.all())
@@ -89,15 +91,15 @@ def _render_case(request: HttpRequest, case: Case, **forms) -> HttpResponse:
 
 
 @coordinator_view
-def detail_view(request: HttpRequest, case) -> HttpResponse:
+def detail_view(request: MemberRequest, case) -> HttpResponse:
     return _render_case(request, selectors.get_case(request.user, case))
 
 
 @coordinator_view
-def edit_view(request: HttpRequest, case) -> HttpResponse:
+def edit_view(request: MemberRequest, case) -> HttpResponse:
     actor = request.user
     record = selectors.get_case(actor, case)
-    consent = record.consent or {}
+    consent: dict = cast(dict, record.consent) or {}
     form = CaseForm(
         posted(request),
         initial={
@@ -130,7 +132,7 @@ def edit_view(request: HttpRequest, case) -> HttpResponse:
 
 
 @coordinator_view
-def note_view(request: HttpRequest, case) -> HttpResponse:
+def note_view(request: MemberRequest, case) -> HttpResponse:
     record = selectors.get_case(request.user, case)
     if request.method != "POST":
         return redirect("cases:detail", case=record.pk)
@@ -149,7 +151,7 @@ def note_view(request: HttpRequest, case) -> HttpResponse:
 
 
 @coordinator_view
-def status_view(request: HttpRequest, case) -> HttpResponse:
+def status_view(request: MemberRequest, case) -> HttpResponse:
     record = selectors.get_case(request.user, case)
     if request.method != "POST":
         return redirect("cases:detail", case=record.pk)
@@ -171,7 +173,7 @@ def status_view(request: HttpRequest, case) -> HttpResponse:
 
 
 @coordinator_view
-def traveller_new_view(request: HttpRequest, case) -> HttpResponse:
+def traveller_new_view(request: MemberRequest, case) -> HttpResponse:
     record = selectors.get_case(request.user, case)
     form = TravellerForm(posted(request))
     if request.method == "POST" and form.is_valid():
@@ -190,7 +192,7 @@ def traveller_new_view(request: HttpRequest, case) -> HttpResponse:
 
 
 @coordinator_view
-def traveller_edit_view(request: HttpRequest, traveller) -> HttpResponse:
+def traveller_edit_view(request: MemberRequest, traveller) -> HttpResponse:
     record = selectors.get_traveller(request.user, traveller)
     form = TravellerForm(
         posted(request),
@@ -212,7 +214,7 @@ def traveller_edit_view(request: HttpRequest, traveller) -> HttpResponse:
 
 
 @coordinator_view
-def coordinator_add_view(request: HttpRequest, case) -> HttpResponse:
+def coordinator_add_view(request: MemberRequest, case) -> HttpResponse:
     actor = request.user
     record = selectors.get_case(actor, case)
     form = AddCoordinatorForm(

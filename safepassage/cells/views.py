@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from safepassage.core.errors import ServiceError
-from safepassage.dashboard.access import coordinator_view, posted, refuse
+from safepassage.dashboard.access import MemberRequest, coordinator_view, posted, refuse
 from safepassage.journeys.models import OPEN_LEG_STATUSES
 from safepassage.journeys.selectors import legs_for_coordinator
 
@@ -17,13 +17,13 @@ from .forms import AddCellMemberForm, CellEditForm, CellForm, RemoveCellMemberFo
 
 
 @coordinator_view
-def list_view(request: HttpRequest) -> HttpResponse:
+def list_view(request: MemberRequest) -> HttpResponse:
     cells = list(selectors.cells_with_member_counts(request.user))
     return render(request, "cells/list.html", {"cells": cells, "title": _("Cells")})
 
 
 @coordinator_view
-def new_view(request: HttpRequest) -> HttpResponse:
+def new_view(request: MemberRequest) -> HttpResponse:
     form = CellForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
@@ -37,7 +37,7 @@ def new_view(request: HttpRequest) -> HttpResponse:
 
 
 @coordinator_view
-def edit_view(request: HttpRequest, cell) -> HttpResponse:
+def edit_view(request: MemberRequest, cell) -> HttpResponse:
     record = selectors.get_cell(request.user, cell)
     form = CellEditForm(
         posted(request),
@@ -61,7 +61,7 @@ def edit_view(request: HttpRequest, cell) -> HttpResponse:
     )
 
 
-def _render_cell(request: HttpRequest, cell, *, add_form=None) -> HttpResponse:
+def _render_cell(request: MemberRequest, cell, *, add_form=None) -> HttpResponse:
     member = request.user
     links = list(selectors.memberships(cell).select_related("member__organisation"))
     legs = list(
@@ -89,12 +89,12 @@ def _render_cell(request: HttpRequest, cell, *, add_form=None) -> HttpResponse:
 
 
 @coordinator_view
-def detail_view(request: HttpRequest, cell) -> HttpResponse:
+def detail_view(request: MemberRequest, cell) -> HttpResponse:
     return _render_cell(request, selectors.get_cell(request.user, cell))
 
 
 @coordinator_view
-def member_add_view(request: HttpRequest, cell) -> HttpResponse:
+def member_add_view(request: MemberRequest, cell) -> HttpResponse:
     record = selectors.get_cell(request.user, cell)
     if request.method != "POST":
         return redirect("cells:detail", cell=record.pk)
@@ -120,7 +120,7 @@ def member_add_view(request: HttpRequest, cell) -> HttpResponse:
 
 
 @coordinator_view
-def member_remove_view(request: HttpRequest, cell) -> HttpResponse:
+def member_remove_view(request: MemberRequest, cell) -> HttpResponse:
     record = selectors.get_cell(request.user, cell)
     members = selectors.cell_members(record)
     if request.method == "POST":

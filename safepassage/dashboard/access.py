@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import zoneinfo
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
@@ -22,6 +23,18 @@ from django.utils.cache import add_never_cache_headers
 
 from safepassage import roles
 from safepassage.core.errors import ServiceError
+
+if TYPE_CHECKING:
+    from safepassage.members.models import Member
+    from safepassage.vault.keyring import Keyring
+
+
+class MemberRequest(HttpRequest):
+    """A request that passed one of the guards below: a logged-in member whose
+    keyring the vault middleware has put in force."""
+
+    user: Member  # type: ignore[assignment]
+    keyring: Keyring
 
 
 def member_zone(member) -> zoneinfo.ZoneInfo:

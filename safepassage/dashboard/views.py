@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from safepassage import roles
 
 from . import selectors
-from .access import coordinator_view, is_awaiting_approval
+from .access import MemberRequest, coordinator_view, is_awaiting_approval
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -29,7 +29,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @coordinator_view
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: MemberRequest) -> HttpResponse:
     member = request.user
     legs = selectors.dashboard_legs(member)
     # Resolve every key the page needs before rendering: a few queries, not one per leg.

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.conf import settings
 from django.db.models import Q
@@ -67,14 +69,16 @@ class JourneyForm(forms.Form):
     )
 
 
-class WindowMixin:
+class WindowForm(forms.Form):
+    """A form with ``window_start`` and ``window_end``."""
+
     def check_window(self, cleaned) -> None:
         start, end = cleaned.get("window_start"), cleaned.get("window_end")
         if start and end and end <= start:
             self.add_error("window_end", _("The window must end after it starts."))
 
 
-class LegForm(WindowMixin, forms.Form):
+class LegForm(WindowForm):
     cell = NamedChoiceField(
         label=_("Cell"),
         queryset=None,
@@ -117,23 +121,26 @@ class LegForm(WindowMixin, forms.Form):
             condition = Q(status=status)
             return condition | Q(pk=current_id) if current_id else condition
 
-        self.fields["cell"].queryset = (
+        self._choices("cell").queryset = (
             cells_for(member)
             .filter(usable(getattr(leg, "cell_id", None), CellStatus.ACTIVE))
             .select_related("organisation")
         )
-        self.fields["contact"].queryset = (
+        self._choices("contact").queryset = (
             contacts_for(member)
             .filter(usable(getattr(leg, "contact_id", None), ContactStatus.ACTIVE))
             .select_related("organisation")
         )
-        self.fields["safe_house"].queryset = (
+        self._choices("safe_house").queryset = (
             safe_houses_for(member)
             .filter(usable(getattr(leg, "safe_house_id", None), SafeHouseStatus.AVAILABLE))
             .select_related("organisation")
         )
         for name in ("window_start", "window_end"):
             self.fields[name].help_text = _("In %(zone)s time.") % {"zone": zone_name}
+
+    def _choices(self, name: str) -> forms.ModelChoiceField:
+        return cast(forms.ModelChoiceField, self.fields[name])
 
     def clean(self):
         cleaned = super().clean()
@@ -146,7 +153,7 @@ class LegForm(WindowMixin, forms.Form):
         return cleaned
 
 
-class HandoffForm(WindowMixin, forms.Form):
+class HandoffForm(WindowForm):
     place = forms.CharField(label=_("Place"), required=False, widget=TEXTAREA)
     window_start = LocalDateTimeField(label=_("Window starts"), required=False)
     window_end = LocalDateTimeField(label=_("Window ends"), required=False)

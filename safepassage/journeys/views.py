@@ -5,14 +5,20 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from safepassage.cases.selectors import get_case
 from safepassage.core.errors import ServiceError
-from safepassage.dashboard.access import coordinator_view, posted, posted_files, refuse
+from safepassage.dashboard.access import (
+    MemberRequest,
+    coordinator_view,
+    posted,
+    posted_files,
+    refuse,
+)
 
 from . import selectors, services
 from .forms import HandoffForm, JourneyForm, LegForm, MoveLegForm
@@ -24,14 +30,15 @@ def _zone_name() -> str:
     return timezone.get_current_timezone_name()
 
 
-def _transport_label(value: str | None) -> str:
+def _transport_label(value: object) -> str:
+    text = str(value or "")
     try:
-        return str(TransportKind(value).label)
+        return str(TransportKind(text).label)
     except ValueError:
-        return value or ""
+        return text
 
 
-def _render_journey(request: HttpRequest, journey: Journey, *, error: str = "", status=200):
+def _render_journey(request: MemberRequest, journey: Journey, *, error: str = "", status=200):
     """The planner page. ``error`` is a refusal from one of its buttons."""
     legs = list(selectors.plan_legs(journey))
     handoffs = {h.position: h for h in selectors.plan_handoffs(journey)}
@@ -75,7 +82,7 @@ def _render_journey(request: HttpRequest, journey: Journey, *, error: str = "", 
 
 
 @coordinator_view
-def new_view(request: HttpRequest, case) -> HttpResponse:
+def new_view(request: MemberRequest, case) -> HttpResponse:
     record = get_case(request.user, case)
     form = JourneyForm(posted(request))
     if request.method == "POST" and form.is_valid():
@@ -96,12 +103,12 @@ def new_view(request: HttpRequest, case) -> HttpResponse:
 
 
 @coordinator_view
-def detail_view(request: HttpRequest, journey) -> HttpResponse:
+def detail_view(request: MemberRequest, journey) -> HttpResponse:
     return _render_journey(request, selectors.get_journey(request.user, journey))
 
 
 @coordinator_view
-def start_view(request: HttpRequest, journey) -> HttpResponse:
+def start_view(request: MemberRequest, journey) -> HttpResponse:
     record = selectors.get_journey(request.user, journey)
     if request.method != "POST":
         return redirect("journeys:detail", journey=record.pk)
@@ -113,7 +120,7 @@ def start_view(request: HttpRequest, journey) -> HttpResponse:
     return redirect("journeys:detail", journey=record.pk)
 
 
-def _leg_form(request: HttpRequest, leg=None, initial=None) -> LegForm:
+def _leg_form(request: MemberRequest, leg=None, initial=None) -> LegForm:
     return LegForm(
         posted(request),
         member=request.user,
@@ -124,7 +131,7 @@ def _leg_form(request: HttpRequest, leg=None, initial=None) -> LegForm:
 
 
 @coordinator_view
-def leg_new_view(request: HttpRequest, journey) -> HttpResponse:
+def leg_new_view(request: MemberRequest, journey) -> HttpResponse:
     record = selectors.get_journey(request.user, journey)
     form = _leg_form(request)
     if request.method == "POST" and form.is_valid():
@@ -143,7 +150,7 @@ def leg_new_view(request: HttpRequest, journey) -> HttpResponse:
 
 
 @coordinator_view
-def leg_edit_view(request: HttpRequest, leg) -> HttpResponse:
+def leg_edit_view(request: MemberRequest, leg) -> HttpResponse:
     record = selectors.get_leg(request.user, leg)
     initial = {
         "cell": record.cell_id,
@@ -173,7 +180,7 @@ def leg_edit_view(request: HttpRequest, leg) -> HttpResponse:
 
 
 @coordinator_view
-def leg_move_view(request: HttpRequest, leg) -> HttpResponse:
+def leg_move_view(request: MemberRequest, leg) -> HttpResponse:
     record = selectors.get_leg(request.user, leg)
     if request.method != "POST":
         return redirect("journeys:detail", journey=record.journey_id)
@@ -191,7 +198,7 @@ def leg_move_view(request: HttpRequest, leg) -> HttpResponse:
 
 
 @coordinator_view
-def leg_remove_view(request: HttpRequest, leg) -> HttpResponse:
+def leg_remove_view(request: MemberRequest, leg) -> HttpResponse:
     record = selectors.get_leg(request.user, leg)
     error = ""
     if request.method == "POST":
@@ -216,7 +223,7 @@ def leg_remove_view(request: HttpRequest, leg) -> HttpResponse:
 
 
 @coordinator_view
-def handoff_edit_view(request: HttpRequest, handoff) -> HttpResponse:
+def handoff_edit_view(request: MemberRequest, handoff) -> HttpResponse:
     record = selectors.get_handoff(request.user, handoff)
     too_large = (
         request.method == "POST"
@@ -265,7 +272,7 @@ def handoff_edit_view(request: HttpRequest, handoff) -> HttpResponse:
 
 
 @coordinator_view
-def handoff_photo_view(request: HttpRequest, handoff) -> HttpResponse:
+def handoff_photo_view(request: MemberRequest, handoff) -> HttpResponse:
     record = selectors.get_handoff(request.user, handoff)
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
@@ -281,7 +288,7 @@ def handoff_photo_view(request: HttpRequest, handoff) -> HttpResponse:
 
 
 @coordinator_view
-def handoff_phrases_view(request: HttpRequest, handoff) -> HttpResponse:
+def handoff_phrases_view(request: MemberRequest, handoff) -> HttpResponse:
     record = selectors.get_handoff(request.user, handoff)
     if request.method != "POST":
         return redirect("journeys:detail", journey=record.journey_id)

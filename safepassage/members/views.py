@@ -17,6 +17,7 @@ from safepassage.cells.models import CellStatus
 from safepassage.cells.selectors import cells_for
 from safepassage.core.errors import ServiceError
 from safepassage.dashboard.access import (
+    MemberRequest,
     coordinator_view,
     is_awaiting_approval,
     member_view,
@@ -120,7 +121,7 @@ def join_view(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @member_view
-def awaiting_view(request: HttpRequest) -> HttpResponse:
+def awaiting_view(request: MemberRequest) -> HttpResponse:
     member = request.user
     if not is_awaiting_approval(member):
         return redirect("dashboard:home")
@@ -133,7 +134,7 @@ def awaiting_view(request: HttpRequest) -> HttpResponse:
 
 @sensitive_post_parameters("current_password", "new_password1", "new_password2")
 @member_view
-def password_view(request: HttpRequest) -> HttpResponse:
+def password_view(request: MemberRequest) -> HttpResponse:
     form = ChangePasswordForm(posted(request), user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
@@ -158,7 +159,7 @@ def password_view(request: HttpRequest) -> HttpResponse:
 
 
 @coordinator_view
-def list_view(request: HttpRequest) -> HttpResponse:
+def list_view(request: MemberRequest) -> HttpResponse:
     member = request.user
     request.keyring.load([member.organisation.coordinators_compartment_id])
     members = list(selectors.member_directory(member))
@@ -175,7 +176,7 @@ def list_view(request: HttpRequest) -> HttpResponse:
 
 
 @coordinator_view
-def invite_view(request: HttpRequest) -> HttpResponse:
+def invite_view(request: MemberRequest) -> HttpResponse:
     actor = request.user
     cells = cells_for(actor).filter(status=CellStatus.ACTIVE).select_related("organisation")
     form = InviteForm(posted(request), cells=cells)
@@ -201,7 +202,7 @@ def invite_view(request: HttpRequest) -> HttpResponse:
 
 
 @coordinator_view
-def approve_view(request: HttpRequest, member) -> HttpResponse:
+def approve_view(request: MemberRequest, member) -> HttpResponse:
     target = selectors.get_member(request.user, member)
     invitation = getattr(target, "invitation", None)
     form = ApproveForm(posted(request))
@@ -228,7 +229,7 @@ def approve_view(request: HttpRequest, member) -> HttpResponse:
 
 
 @coordinator_view
-def remove_view(request: HttpRequest, member) -> HttpResponse:
+def remove_view(request: MemberRequest, member) -> HttpResponse:
     target = selectors.get_member(request.user, member)
     form = ConfirmForm(posted(request))
     if request.method == "POST" and form.is_valid():
@@ -249,7 +250,7 @@ def remove_view(request: HttpRequest, member) -> HttpResponse:
 
 
 @coordinator_view
-def revoke_invitation_view(request: HttpRequest, invitation) -> HttpResponse:
+def revoke_invitation_view(request: MemberRequest, invitation) -> HttpResponse:
     target = selectors.get_invitation(request.user, invitation)
     form = ConfirmForm(posted(request))
     if request.method == "POST" and form.is_valid():

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from safepassage.core.errors import ServiceError
-from safepassage.dashboard.access import coordinator_view, posted, refuse
+from safepassage.dashboard.access import MemberRequest, coordinator_view, posted, refuse
 
 from . import selectors, services
 from .forms import SafeHouseEditForm, SafeHouseForm
 
 
 @coordinator_view
-def list_view(request: HttpRequest) -> HttpResponse:
+def list_view(request: MemberRequest) -> HttpResponse:
     houses = list(selectors.safe_houses_for(request.user).select_related("organisation"))
     return render(request, "safehouses/list.html", {"houses": houses, "title": _("Safe houses")})
 
 
 @coordinator_view
-def new_view(request: HttpRequest) -> HttpResponse:
+def new_view(request: MemberRequest) -> HttpResponse:
     form = SafeHouseForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
@@ -35,7 +35,7 @@ def new_view(request: HttpRequest) -> HttpResponse:
 
 
 @coordinator_view
-def edit_view(request: HttpRequest, house) -> HttpResponse:
+def edit_view(request: MemberRequest, house) -> HttpResponse:
     record = selectors.get_safe_house(request.user, house)
     form = SafeHouseEditForm(
         posted(request),
