@@ -271,3 +271,23 @@ def test_the_started_driver_sees_their_leg_on_the_field_page(demo, client):
     assert "Started" in page
     for secret in ("Ri Kyong-hui", "Auntie Plum", "Azalea Path", "Kunming South on the overnight"):
         assert secret not in page
+
+
+@pytest.mark.django_db
+def test_a_demo_driver_logs_in_lands_on_the_field_page_and_hands_off(demo, client):
+    handle, password, _what = next(login for login in LOGINS if login[0] == "driver.yanbian")
+
+    response = client.post(
+        reverse("members:login"), {"handle": handle, "password": password}, follow=True
+    )
+
+    assert response.redirect_chain[-1][0] == reverse("field:my_legs")
+    page = response.content.decode()
+    assert "Yanji church lane to the Shenyang north ring road" in page
+    leg = Leg.objects.get(journey=demo.journeys["azalea"], position=0)
+    response = client.post(reverse("field:leg", kwargs={"leg": leg.pk}), {"action": "handed_off"})
+    assert response.status_code == 302
+    leg.refresh_from_db()
+    assert leg.status == LegStatus.HANDED_OFF
+    client.post(reverse("field:exit"))
+    assert client.get(reverse("field:my_legs")).status_code == 302

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from safepassage.cases.services import do_open_case
+from safepassage.cells.services import do_create_cell
 from safepassage.journeys.models import Handoff, JourneyStatus, Leg, LegStatus
 from safepassage.journeys.services import (
     do_add_leg,
@@ -20,8 +21,9 @@ from safepassage.journeys.services import (
     do_start_journey,
     do_update_handoff,
 )
+from safepassage.members.services import do_accept_invitation, do_invite_member
 from safepassage.roles import Role
-from safepassage.vault.keyring import unlocked
+from safepassage.vault.keyring import Keyring, unlocked
 
 from ..conftest import vault_login
 from ..factories import OrganisationFactory, make_member
@@ -191,8 +193,6 @@ def outsiders(world):
     other_coord, other_coord_ring = make_member(
         other.founder, other.keyring, role=Role.COORDINATOR, display_name="Elsewhere Coordinator"
     )
-    from safepassage.cells.services import do_create_cell
-
     with unlocked(other.keyring):
         other_cell = do_create_cell(actor=other.founder, codename="Elsewhere Cell")
     other_member, other_member_ring = make_member(other.founder, other.keyring, cell=other_cell)
@@ -489,3 +489,20 @@ def test_window_not_set_and_journeys_newest_first(world, login):
     page = client.get(reverse("field:my_legs")).content.decode()
     assert page.index("Newest route east") < page.index("Yanji to Changchun")
     assert "not set yet" in page
+
+
+@pytest.mark.django_db
+def test_a_member_awaiting_approval_is_sent_to_the_waiting_page(world, client):
+    with unlocked(world.coord_keyring):
+        _inv, token = do_invite_member(
+            actor=world.coord, role=Role.CELL_MEMBER, cell=world.cells[0], display_name="Newcomer"
+        )
+    member, private_key = do_accept_invitation(
+        token=token, handle="waiting.member", password="a long enough password"
+    )
+    vault_login(client, member, Keyring(member_id=member.pk, member_private_key=private_key))
+
+    response = client.get(reverse("field:my_legs"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("members:awaiting")
+    assert client.get(_leg_url(world.legs[0])).status_code == 404
