@@ -1,4 +1,23 @@
-from django.urls import path  # noqa: F401
+"""``/api/v1/``: the JSON API (see docs/API.md); ``/api/schema/``: its OpenAPI description."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from . import views
 
 app_name = "api"
-urlpatterns: list = []
+
+v1 = [
+    path("legs/", views.LegList.as_view(), name="legs"),
+    path("legs/<uuid:leg>/", views.LegDetail.as_view(), name="leg"),
+    path("legs/<uuid:leg>/start/", views.LegStart.as_view(), name="leg_start"),
+    path("legs/<uuid:leg>/handed-off/", views.LegHandedOff.as_view(), name="leg_handed_off"),
+    path("handoffs/<uuid:handoff>/", views.HandoffDetail.as_view(), name="handoff"),
+    path("cases/", views.CaseList.as_view(), name="cases"),
+    path("cases/<uuid:case>/", views.CaseDetail.as_view(), name="case"),
+]
+
+urlpatterns = [
+    path("v1/", include(v1)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+]

@@ -180,19 +180,33 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "no-referrer"
 
+# The JSON API (safepassage.api, docs/API.md): JSON only, session sign-in for
+# now (401 when missing), and errors mapped to the statuses the pages use.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "safepassage.api.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "safepassage.api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "safepassage API",
-    "DESCRIPTION": "JSON API for bots, bridges and scripts.",
+    "DESCRIPTION": "JSON API for bots, bridges and scripts. See docs/API.md.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Several records have a "status"; each set of choices gets its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "CaseStatusEnum": "safepassage.cases.models.CaseStatus",
+        "JourneyStatusEnum": "safepassage.journeys.models.JourneyStatus",
+        "LegStatusEnum": "safepassage.journeys.models.LegStatus",
+        "HandoffStatusEnum": "safepassage.journeys.models.HandoffStatus",
+        "HandoffKindEnum": "safepassage.api.serializers.HANDOFF_KINDS",
+    },
 }
 
 # Logs never carry record contents; the vault logs only ids and field names.

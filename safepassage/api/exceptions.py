@@ -1,0 +1,56 @@
+"""Errors as JSON, with the statuses the rest of the application uses.
+
+- ``Http404`` and ``keyring.Locked`` (the member's keys do not open the
+  record): 404 ``{"detail": "Not found."}``, the same body for a missing
+  record and one the member may not see;
+- ``crypto.SealBroken`` (a ciphertext failed authentication): 409, like the
+  pages (``vault/tampered.html``);
+- ``ServiceError`` (a write refused by a service, nothing changed): 400 with
+  the service's message;
+- anything DRF knows (401, 405, 415, ...): DRF's own answer.
+
+Configured as ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import Http404
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from safepassage.core.errors import ServiceError
+from safepassage.vault import crypto, keyring
+
+log = logging.getLogger("safepassage.api")
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "integrity"
+
+
+class Refused(exceptions.APIException):
+    """A service refused the write; ``detail`` is its translated message."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "refused"
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, crypto.SealBroken):
+        # The field has logged ids and the field name; the answer says no more.
+        exc = Conflict(_("This record failed its integrity check."))
+    elif isinstance(exc, keyring.Locked):
+        request = context.get("request")
+        log.warning("locked record requested: %s", getattr(request, "path", "?"))
+        exc = exceptions.NotFound()
+    elif isinstance(exc, Http404):
+        # Not Http404's own message: it names the model.
+        exc = exceptions.NotFound()
+    elif isinstance(exc, ServiceError):
+        exc = Refused(str(exc))
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,173 @@
+"""JSON shapes of the API. Read-only: writes go through the services.
+
+Sealed fields are plain strings here: reading them opens them with the
+keyring in force. A record whose key has not reached the member yet (a grant
+waiting for a coordinator to log in) is listed with ``readable: false`` and
+its sealed fields ``null``, as the field pages show it "not yet available".
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from safepassage.cases.models import CaseStatus
+from safepassage.journeys.models import (
+    HandoffStatus,
+    JourneyStatus,
+    LegStatus,
+    TransportKind,
+)
+from safepassage.vault import keyring
+
+PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
+HANDOFF_KINDS = (
+    ("pickup", "where the journey starts (no leg before it)"),
+    ("handoff", "between two legs"),
+    ("arrival", "where the journey ends (no leg after it)"),
+)
+
+
+def can_open(record) -> bool:
+    """True when the keyring in force opens ``record``'s compartment."""
+    ring = keyring.current()
+    return ring is not None and ring.can_open(record.compartment_id)
+
+
+class SealedCharField(serializers.CharField):
+    """A sealed text field, opened with the keyring in force; ``null`` when the
+    keys do not reach the record that holds it."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance):
+        *path, name = self.source_attrs
+        owner = instance
+        for attr in path:
+            owner = getattr(owner, attr, None)
+            if owner is None:
+                return None
+        field = owner._meta.get_field(name)
+        ring = keyring.current()
+        if ring is None or not ring.can_open(field.compartment_id_for(owner)):
+            return None
+        return getattr(owner, name)
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, for a person to read.")
+
+
+class HandoffSerializer(serializers.Serializer):
+    """What each side of a handoff needs to recognise the other.
+
+    The side arriving with the traveller (the cell of `from_leg`) says
+    `phrase_challenge`; the side receiving them (the cell of `to_leg`)
+    answers with `phrase_response`.
+    """
+
+    id = serializers.UUIDField(read_only=True)
+    journey = serializers.UUIDField(source="journey_id", read_only=True)
+    position = serializers.IntegerField(read_only=True)
+    kind = serializers.SerializerMethodField()
+    from_leg = serializers.UUIDField(source="from_leg_id", read_only=True, allow_null=True)
+    to_leg = serializers.UUIDField(source="to_leg_id", read_only=True, allow_null=True)
+    status = serializers.ChoiceField(choices=HandoffStatus.choices, read_only=True)
+    window_start = serializers.DateTimeField(read_only=True, allow_null=True)
+    window_end = serializers.DateTimeField(read_only=True, allow_null=True)
+    done_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    readable = serializers.SerializerMethodField()
+    place = SealedCharField()
+    clothing = SealedCharField()
+    vehicle_colour = SealedCharField()
+    vehicle_plate = SealedCharField()
+    signal = SealedCharField()
+    notes = SealedCharField()
+    phrase_challenge = SealedCharField(help_text="Said by the side arriving with the traveller.")
+    phrase_response = SealedCharField(help_text="Answered by the side receiving the traveller.")
+    has_photo = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ChoiceField(choices=HANDOFF_KINDS))
+    def get_kind(self, handoff) -> str:
+        if handoff.from_leg_id is None:
+            return "pickup"
+        if handoff.to_leg_id is None:
+            return "arrival"
+        return "handoff"
+
+    def get_readable(self, handoff) -> bool:
+        return can_open(handoff)
+
+    def get_has_photo(self, handoff) -> bool:
+        return can_open(handoff) and handoff.photo_type in PHOTO_TYPES
+
+
+class LegSerializer(serializers.Serializer):
+    """A leg and the handoffs at its two ends: `start_handoff` is where its cell
+    receives the traveller, `end_handoff` where it hands them on."""
+
+    id = serializers.UUIDField(read_only=True)
+    journey = serializers.UUIDField(source="journey_id", read_only=True)
+    position = serializers.IntegerField(read_only=True, help_text="0 for the first leg.")
+    cell = serializers.UUIDField(source="cell_id", read_only=True, allow_null=True)
+    status = serializers.ChoiceField(choices=LegStatus.choices, read_only=True)
+    window_start = serializers.DateTimeField(read_only=True, allow_null=True)
+    window_end = serializers.DateTimeField(read_only=True, allow_null=True)
+    started_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    handed_off_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    readable = serializers.SerializerMethodField()
+    transport = SealedCharField(help_text=f"One of: {', '.join(TransportKind.values)}.")
+    route = SealedCharField()
+    vehicle = SealedCharField()
+    notes = SealedCharField()
+    start_handoff = HandoffSerializer(read_only=True, allow_null=True)
+    end_handoff = HandoffSerializer(read_only=True, allow_null=True)
+
+    def get_readable(self, leg) -> bool:
+        return can_open(leg)
+
+
+class CaseLegSerializer(LegSerializer):
+    """A leg as its case's coordinators see it: with its cell's code name."""
+
+    cell_codename = SealedCharField(source="cell.codename")
+
+
+class JourneySerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    title = SealedCharField()
+    status = serializers.ChoiceField(choices=JourneyStatus.choices, read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    legs = CaseLegSerializer(many=True, read_only=True)
+
+
+class TravellerSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    name = SealedCharField()
+    alias = SealedCharField()
+    birth_year = SealedCharField()
+    phone = SealedCharField()
+    description = SealedCharField()
+    needs = SealedCharField()
+
+
+class CaseSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    codename = SealedCharField()
+    status = serializers.ChoiceField(choices=CaseStatus.choices, read_only=True)
+    opened_at = serializers.DateTimeField(read_only=True)
+    status_changed_at = serializers.DateTimeField(read_only=True)
+    closed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    traveller_count = serializers.IntegerField(read_only=True)
+
+
+class CaseDetailSerializer(CaseSerializer):
+    traveller_count = serializers.SerializerMethodField()
+    travellers = TravellerSerializer(many=True, read_only=True)
+    journeys = JourneySerializer(many=True, read_only=True)
+
+    def get_traveller_count(self, case) -> int:
+        return len(case.travellers.all())
