@@ -93,7 +93,7 @@ class StatusForm(forms.Form):
     def __init__(self, *args, current: str, **kwargs):
         super().__init__(*args, **kwargs)
         allowed = CASE_TRANSITIONS.get(current, set())
-        self.fields["status"].widget.choices = [
+        self.fields["status"].widget.choices = [("", _("Choose the new status"))] + [
             (value, label) for value, label in CaseStatus.choices if value in allowed
         ]
         self.offers_any = bool(allowed)
