@@ -46,41 +46,46 @@ def _active(members):
     return members.filter(status=MemberStatus.ACTIVE, is_active=True)
 
 
-def recipients(alert: Alert, level: int) -> set[uuid.UUID]:
+def recipients(alert: Alert, level: int, cache: dict | None = None) -> set[uuid.UUID]:
     """The members the alert reaches at ``level``. The member who raised a duress
-    alert is never among them (their phone may be in someone else's hands)."""
+    alert is never among them (their phone may be in someone else's hands).
+
+    ``cache`` (a dict the caller keeps for one transaction) saves the worker
+    asking the same question for every alert of a batch."""
     if level == EscalationLevel.CELL_LEAD:
         if alert.kind == AlertKind.DURESS or alert.leg_id is None:
             return set()
-        from safepassage.journeys.models import Leg
-
-        cell_id = Leg.objects.filter(pk=alert.leg_id).values_list("cell_id", flat=True).first()
+        leg = alert.leg if Alert.leg.is_cached(alert) else None
+        cell_id = leg.cell_id if leg is not None else _cell_of(alert.leg_id)
         if cell_id is None:
             return set()
-        found = set(
-            _active(
-                Member.objects.filter(
-                    cell_memberships__cell_id=cell_id, cell_memberships__is_lead=True
-                )
-            ).values_list("pk", flat=True)
+        key: tuple = ("lead", cell_id)
+        query = Member.objects.filter(
+            cell_memberships__cell_id=cell_id, cell_memberships__is_lead=True
         )
     elif level == EscalationLevel.CASE_COORDINATORS:
         if alert.case_id is None:
             return set()
-        found = set(
-            _active(
-                Member.objects.filter(case_links__case_id=alert.case_id, role=Role.COORDINATOR)
-            ).values_list("pk", flat=True)
-        )
+        key = ("case", alert.case_id)
+        query = Member.objects.filter(case_links__case_id=alert.case_id, role=Role.COORDINATOR)
     else:
-        found = set(
-            _active(
-                Member.objects.filter(organisation_id=alert.organisation_id, role=Role.COORDINATOR)
-            ).values_list("pk", flat=True)
-        )
+        key = ("org", alert.organisation_id)
+        query = Member.objects.filter(organisation_id=alert.organisation_id, role=Role.COORDINATOR)
+    if cache is not None and key in cache:
+        found = set(cache[key])
+    else:
+        found = set(_active(query).values_list("pk", flat=True))
+        if cache is not None:
+            cache[key] = frozenset(found)
     if alert.kind == AlertKind.DURESS and alert.raised_by_id is not None:
         found.discard(alert.raised_by_id)
     return found
+
+
+def _cell_of(leg_id) -> uuid.UUID | None:
+    from safepassage.journeys.models import Leg
+
+    return Leg.objects.filter(pk=leg_id).values_list("cell_id", flat=True).first()
 
 
 def _step_minutes(level: int) -> int | None:
@@ -90,24 +95,37 @@ def _step_minutes(level: int) -> int | None:
     return int(steps[level])
 
 
-def escalate_to(alert: Alert, level: int, now: datetime) -> set[uuid.UUID]:
+def _climb(alert: Alert, level: int, now: datetime, cache: dict | None) -> set[uuid.UUID]:
+    """Set the alert's level (the first from ``level`` up with anyone on it) and
+    its next escalation time; return that level's members. Does not save."""
+    level = min(level, TOP_LEVEL)
+    found = recipients(alert, level, cache)
+    while not found and level < TOP_LEVEL:
+        level += 1
+        found = recipients(alert, level, cache)
+    alert.escalation_level = level
+    minutes = _step_minutes(level)
+    alert.next_escalation_at = now + timedelta(minutes=minutes) if minutes is not None else None
+    return found
+
+
+def escalate_to(
+    alert: Alert, level: int, now: datetime, cache: dict | None = None
+) -> set[uuid.UUID]:
     """Move the alert to ``level`` (or the first level above it with anyone on
     it), notify whoever there has not been told yet, and schedule the next
     step. Saves the alert. Returns the members notified now."""
     from safepassage.notifications.outbox import notify
 
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("escalation must run inside the caller's transaction")
-    level = min(level, TOP_LEVEL)
-    found = recipients(alert, level)
-    while not found and level < TOP_LEVEL:
-        level += 1
-        found = recipients(alert, level)
-    alert.escalation_level = level
-    minutes = _step_minutes(level)
-    alert.next_escalation_at = now + timedelta(minutes=minutes) if minutes is not None else None
+    _in_transaction()
+    found = _climb(alert, level, now, cache)
     alert.save(update_fields=["escalation_level", "next_escalation_at"])
-    return notify(alert=alert, member_ids=found, level=level, now=now)
+    return notify(alert=alert, member_ids=found, level=alert.escalation_level, now=now, cache=cache)
+
+
+def _in_transaction() -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("alerts must be raised and escalated inside the caller's transaction")
 
 
 def raise_alert(
@@ -119,9 +137,13 @@ def raise_alert(
     raised_by: Member | None = None,
     deadline=None,
     details: str | None = None,
+    cache: dict | None = None,
 ) -> Alert:
     """Create an alert and notify its first level. ``details`` is sealed in the
     leg's compartment, so it needs keys in force that open it."""
+    from safepassage.notifications.outbox import notify
+
+    _in_transaction()
     alert = Alert(
         organisation_id=organisation_id,
         leg=leg,
@@ -135,6 +157,14 @@ def raise_alert(
     )
     if details:
         alert.details = details
+    found = _climb(alert, start_level(kind), now, cache)
     alert.save()
-    escalate_to(alert, start_level(kind), now)
+    notify(
+        alert=alert,
+        member_ids=found,
+        level=alert.escalation_level,
+        now=now,
+        cache=cache,
+        fresh=True,
+    )
     return alert

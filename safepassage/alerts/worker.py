@@ -32,6 +32,10 @@ from safepassage.organisations.models import Organisation
 from .escalation import TOP_LEVEL, escalate_to, raise_alert
 from .models import Alert, AlertKind, AlertStatus
 
+# Rows per transaction: small enough that a second worker (and the web app,
+# which shares the audit chain's lock) never waits long.
+BATCH = 100
+
 KIND_FOR_DEADLINE = {
     DeadlineKind.DEPARTED: AlertKind.MISSED_DEPARTURE,
     DeadlineKind.IN_TRANSIT: AlertKind.MISSED_CHECKIN,
@@ -71,7 +75,7 @@ class _Orgs(dict):
         return org
 
 
-def raise_overdue(*, now: datetime | None = None, batch: int = 200) -> int:
+def raise_overdue(*, now: datetime | None = None, batch: int = BATCH) -> int:
     """Alert every overdue deadline (up to ``batch``). Returns the alerts raised."""
     now = now or timezone.now()
     if not _overdue(now).exists() and not _stale(now).exists():
@@ -89,15 +93,20 @@ def raise_overdue(*, now: datetime | None = None, batch: int = 200) -> int:
             .select_related("leg", "leg__journey")
             .order_by("alert_at")[:batch]
         )
+        if deadlines:
+            Deadline.objects.filter(pk__in=[d.pk for d in deadlines]).update(
+                state=DeadlineState.MISSED
+            )
+        cache: dict = {}
         for deadline in deadlines:
             deadline.state = DeadlineState.MISSED
-            deadline.save(update_fields=["state"])
             alert = raise_alert(
                 organisation_id=deadline.organisation_id,
                 kind=KIND_FOR_DEADLINE[deadline.kind],
                 now=now,
                 leg=deadline.leg,
                 deadline=deadline,
+                cache=cache,
             )
             audit.record(
                 organisation=orgs[deadline.organisation_id],
@@ -119,7 +128,7 @@ def _escalation_due(now: datetime) -> QuerySet[Alert]:
     )
 
 
-def escalate_due(*, now: datetime | None = None, batch: int = 200) -> int:
+def escalate_due(*, now: datetime | None = None, batch: int = BATCH) -> int:
     """Move unacknowledged alerts one level up when their time has come."""
     now = now or timezone.now()
     if not _escalation_due(now).exists():
@@ -127,9 +136,10 @@ def escalate_due(*, now: datetime | None = None, batch: int = 200) -> int:
     orgs = _Orgs()
     done = 0
     with transaction.atomic():
+        cache: dict = {}
         for alert in list(_locking(_escalation_due(now)).order_by("next_escalation_at")[:batch]):
             before = alert.escalation_level
-            escalate_to(alert, before + 1, now)
+            escalate_to(alert, before + 1, now, cache)
             audit.record(
                 organisation=orgs[alert.organisation_id],
                 actor=None,
@@ -147,7 +157,7 @@ def tick(*, now: datetime | None = None) -> dict[str, int]:
     while True:  # drain a backlog (a worker back from a crash) before moving on
         batch = raise_overdue(now=now)
         raised += batch
-        if batch < 200:
+        if batch < BATCH:
             break
     return {
         "raised": raised,

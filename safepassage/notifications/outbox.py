@@ -9,18 +9,29 @@ from datetime import datetime
 from .models import Delivery, Notification, NotificationAddress
 
 
-def notify(*, alert, member_ids: Iterable[uuid.UUID], level: int, now: datetime) -> set[uuid.UUID]:
+def notify(
+    *,
+    alert,
+    member_ids: Iterable[uuid.UUID],
+    level: int,
+    now: datetime,
+    cache: dict | None = None,
+    fresh: bool = False,
+) -> set[uuid.UUID]:
     """Tell each member about ``alert`` in the app and queue a delivery for each
-    address they have. A member already told about the alert is not told again.
-    Returns the members notified now."""
+    address they have. A member already told about the alert is not told again
+    (``fresh``: the alert is new, nobody has been told yet). ``cache`` is a
+    dict the caller keeps for one transaction. Returns the members notified now."""
     wanted = set(member_ids)
     if not wanted:
         return set()
-    already = set(
-        Notification.objects.filter(alert=alert, member_id__in=wanted).values_list(
-            "member_id", flat=True
+    already: set[uuid.UUID] = set()
+    if not fresh:
+        already = set(
+            Notification.objects.filter(alert=alert, member_id__in=wanted).values_list(
+                "member_id", flat=True
+            )
         )
-    )
     new = wanted - already
     if not new:
         return set()
@@ -39,10 +50,22 @@ def notify(*, alert, member_ids: Iterable[uuid.UUID], level: int, now: datetime)
     by_member = {n.member_id: n for n in notifications}
     deliveries = [
         Delivery(notification=by_member[member_id], channel=channel, next_attempt_at=now)
-        for member_id, channel in NotificationAddress.objects.filter(member_id__in=new).values_list(
-            "member_id", "channel"
-        )
+        for member_id, channel in _channels(new, cache)
     ]
     if deliveries:
         Delivery.objects.bulk_create(deliveries)
     return new
+
+
+def _channels(member_ids: set[uuid.UUID], cache: dict | None) -> list[tuple[uuid.UUID, str]]:
+    key = ("channels", frozenset(member_ids))
+    if cache is not None and key in cache:
+        return cache[key]
+    rows = list(
+        NotificationAddress.objects.filter(member_id__in=member_ids).values_list(
+            "member_id", "channel"
+        )
+    )
+    if cache is not None:
+        cache[key] = rows
+    return rows

@@ -1,0 +1,110 @@
+"""Reading alerts. Access is decided inside the query.
+
+- A coordinator sees the alerts of the cases they coordinate, and every
+  alert of their organisation that has escalated to everyone (level 2).
+  They may not hold the key to the latter's details: pages then show only
+  its kind and time (``can_open``).
+- A cell's lead sees the alerts of their cell's legs, except duress alerts.
+- A cell member sees the problem reports they made themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from safepassage import roles
+from safepassage.cases.selectors import cases_for
+from safepassage.checkins.models import Checkin, Deadline, DeadlineState
+
+from .escalation import TOP_LEVEL
+from .models import Alert, AlertKind, AlertNote, AlertStatus
+
+
+def alerts_for(member) -> QuerySet[Alert]:
+    if roles.is_coordinator(member):
+        return Alert.objects.filter(organisation_id=member.organisation_id).filter(
+            Q(case__in=cases_for(member)) | Q(escalation_level__gte=TOP_LEVEL)
+        )
+    if roles.is_cell_member(member):
+        led = Q(
+            leg__cell__memberships__member=member,
+            leg__cell__memberships__is_lead=True,
+        )
+        return (
+            Alert.objects.filter(organisation_id=member.organisation_id)
+            .filter(led | Q(raised_by=member))
+            .exclude(kind=AlertKind.DURESS)
+            .distinct()
+        )
+    return Alert.objects.none()
+
+
+def get_alert(member, alert_id) -> Alert:
+    """The alert, or Http404 for a missing alert and an inaccessible one alike."""
+    return get_object_or_404(
+        alerts_for(member).select_related("leg", "leg__journey", "case", "deadline"), pk=alert_id
+    )
+
+
+def inbox(member, *, include_resolved: bool = False) -> QuerySet[Alert]:
+    """Open alerts first (critical before warning, newest first), then the rest."""
+    qs = alerts_for(member).select_related("leg", "leg__journey", "case", "deadline")
+    if not include_resolved:
+        qs = qs.exclude(status=AlertStatus.RESOLVED)
+    return qs.order_by("status", "severity", "-raised_at")
+
+
+def open_alert_count(member) -> int:
+    return alerts_for(member).filter(status=AlertStatus.OPEN).count()
+
+
+def notes_of(alert: Alert) -> QuerySet[AlertNote]:
+    return alert.notes.select_related("author").order_by("at")
+
+
+# --- a journey's timeline ---------------------------------------------------------------
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    leg_number: int
+    checkin: Checkin | None = None
+    alert: Alert | None = None
+
+    @property
+    def is_alert(self) -> bool:
+        return self.alert is not None
+
+    @property
+    def compartment_id(self):
+        record = self.alert or self.checkin
+        return record.compartment_id if record is not None else None
+
+
+def journey_timeline(journey) -> list[TimelineEntry]:
+    """Check-ins (with leg starts and handoffs), misses and problem reports of
+    ``journey``, oldest first. The caller decides access (``get_journey``)."""
+    entries = [
+        TimelineEntry(at=c.at, leg_number=c.leg.position + 1, checkin=c)
+        for c in Checkin.objects.filter(leg__journey=journey).select_related("leg", "member")
+    ]
+    entries += [
+        TimelineEntry(at=a.raised_at, leg_number=a.leg.position + 1, alert=a)
+        for a in Alert.objects.filter(leg__journey=journey).select_related("leg", "deadline")
+    ]
+    entries.sort(key=lambda e: (e.at, e.alert is not None))
+    return entries
+
+
+def expected_checkins(journey) -> QuerySet[Deadline]:
+    """The journey's pending deadlines, soonest first."""
+    return (
+        Deadline.objects.filter(leg__journey=journey, state=DeadlineState.PENDING)
+        .select_related("leg")
+        .order_by("due_at")
+    )
