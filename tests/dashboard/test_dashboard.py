@@ -31,7 +31,7 @@ def test_cell_member_is_sent_to_their_field_page(client, world, login):
     login(member, ring)
     response = client.get(HOME)
     assert response.status_code == 302
-    assert response["Location"].startswith("/field/")
+    assert response["Location"] == reverse("field:my_legs")
 
 
 def test_the_dashboard_view_itself_refuses_a_cell_member(world, rf):

@@ -100,7 +100,11 @@ def test_invitation_round_trip(client, world, login):
     )
     assert response.status_code == 302
     home = client.get(reverse("dashboard:home"))
-    assert home["Location"].startswith("/field/")
+    assert home["Location"] == reverse("field:my_legs")
+    own = client.get(reverse("field:leg", args=[world.legs[0].pk]))
+    assert own.status_code == 200
+    assert "Yanji to Changchun" in own.content.decode()
+    assert client.get(reverse("field:leg", args=[world.legs[1].pk])).status_code == 404
     assert list(legs_for(member)) == [world.legs[0]]
     from safepassage.members.services import unlock_private_key
 
