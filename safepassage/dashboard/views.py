@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
 from safepassage import roles
@@ -21,10 +20,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if is_awaiting_approval(user):
         return redirect("members:awaiting")
     if roles.is_cell_member(user):
-        try:
-            return redirect(reverse("field:my_legs"))
-        except NoReverseMatch:
-            return redirect("/field/")
+        return redirect("field:my_legs")
     return dashboard(request)
 
 
