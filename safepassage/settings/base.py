@@ -178,7 +178,10 @@ STATIC_ROOT = str(VAR_DIR / "static")
 
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "no-referrer"
+# Never send our URLs (which carry record ids) to other sites. "same-origin"
+# rather than "no-referrer": browsers then send a real Origin on our own form
+# posts, which Django's CSRF check requires ("no-referrer" makes it "null").
+SECURE_REFERRER_POLICY = "same-origin"
 
 # The JSON API (safepassage.api, docs/API.md): JSON only, session sign-in for
 # now (401 when missing), and errors mapped to the statuses the pages use.
