@@ -174,6 +174,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = str(VAR_DIR / "static")
 
 X_FRAME_OPTIONS = "DENY"
