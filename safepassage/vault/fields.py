@@ -70,15 +70,15 @@ class _Slot:
     def __reduce__(self):  # pickling (caches, copies) never carries plaintext
         if self.dirty:
             raise TypeError("an unsaved sealed value cannot be pickled")
-        return (_Slot, (self.raw,), {"has_plain": False, "dirty": False})
-
-    def __setstate__(self, state: dict) -> None:
-        self.plain = None
-        self.has_plain = state["has_plain"]
-        self.dirty = state["dirty"]
+        return (_slot_from_ciphertext, (self.raw,))
 
     def __repr__(self) -> str:
         return "<sealed>"
+
+
+def _slot_from_ciphertext(raw: bytes | None) -> _Slot:
+    """Rebuild a slot from its ciphertext alone (the target of ``_Slot.__reduce__``)."""
+    return _Slot(None if raw is None else Ciphertext(raw), has_plain=False, dirty=False)
 
 
 class SealedAttribute(DeferredAttribute):
@@ -239,7 +239,14 @@ class SealedField(models.BinaryField):
     def get_db_prep_value(self, value, connection, prepared=False):
         if value is None:
             return None
-        if not isinstance(value, bytes | memoryview) or isinstance(value, str):
+        if isinstance(value, memoryview):
+            value = bytes(value)
+        if not isinstance(value, bytes):
+            raise TypeError(f"{self.name} is sealed: assign it on the model and save()")
+        # Only ciphertext reaches the column, whatever path the value took
+        # (``QuerySet.update(photo=b"...")`` would otherwise store raw bytes).
+        benchmark = _sealing_off.get() and value[:1] == bytes([crypto.FORMAT_PLAIN_BENCHMARK])
+        if not (crypto.blob_is_sealed(value) or benchmark):
             raise TypeError(f"{self.name} is sealed: assign it on the model and save()")
         return super().get_db_prep_value(value, connection, prepared)
 
