@@ -96,6 +96,7 @@ def journey_timeline(journey) -> list[TimelineEntry]:
     entries += [
         TimelineEntry(at=a.raised_at, leg_number=a.leg.position + 1, alert=a)
         for a in Alert.objects.filter(leg__journey=journey).select_related("leg", "deadline")
+        if a.leg is not None
     ]
     entries.sort(key=lambda e: (e.at, e.alert is not None))
     return entries

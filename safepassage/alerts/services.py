@@ -115,6 +115,8 @@ def do_resolve_alert(*, actor, alert: Alert, note: str = "", now: datetime | Non
 def _add_note(actor, alert: Alert, text: str) -> AlertNote:
     if len(text) > MAX_NOTE:
         raise ServiceError(_("The note is too long."))
+    if alert.case is None:
+        raise ServiceError(_("Only a coordinator of this case can add notes."))
     note = AlertNote(alert=alert, compartment_id=alert.case.compartment_id, author=actor)
     note.text = text.strip()
     note.save()

@@ -51,9 +51,10 @@ def transport_of(leg: Leg) -> str | None:
     from safepassage.vault.keyring import Locked
 
     try:
-        return leg.transport
+        value = leg.transport
     except Locked:
         return None
+    return value if isinstance(value, str) else None
 
 
 def apply_defaults(plan: CheckinPlan, transport: str | None) -> None:

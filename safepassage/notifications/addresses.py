@@ -56,8 +56,4 @@ def open_address(address: NotificationAddress) -> OpenedAddress:
     return OpenedAddress(channel=address.channel, target=target, secret=secret)
 
 
-def channels_of(member) -> set[str]:
-    return set(NotificationAddress.objects.filter(member=member).values_list("channel", flat=True))
-
-
-__all__ = ["Channel", "OpenedAddress", "channels_of", "open_address", "seal_address"]
+__all__ = ["Channel", "OpenedAddress", "open_address", "seal_address"]

@@ -1,4 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "notifications"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.list_view, name="list"),
+    path("badge/", views.badge_view, name="badge"),
+    path("read/", views.read_view, name="read"),
+    path("settings/", views.settings_view, name="settings"),
+]

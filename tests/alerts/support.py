@@ -38,3 +38,17 @@ def make_lead(world, cell_index: int, n: int = 0):
     member, ring = world.member(cell_index, n)
     CellMembership.objects.filter(cell=world.cells[cell_index], member=member).update(is_lead=True)
     return member, ring
+
+
+def sample_alert(world):
+    """An open alert on leg 0 of ``world`` (a reported unscheduled stop), for
+    tests that need one to exist, such as the URL sweep."""
+    from safepassage.alerts.models import AlertKind
+    from safepassage.checkins.services import do_report_problem
+
+    start_journey(world)
+    member, ring = world.member(0)
+    with unlocked(ring):
+        return do_report_problem(
+            actor=member, leg=world.legs[0], kind=AlertKind.UNSCHEDULED_STOP, details="stopped"
+        )

@@ -1,0 +1,137 @@
+"""The alert inbox for coordinators: the list, one alert (acknowledge, resolve,
+notes), and a journey's timeline of check-ins, misses and problems.
+
+A coordinator outside the case sees an alert once it has escalated to every
+coordinator; without the case's keys the page shows only its kind and time.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from safepassage.core.errors import ServiceError
+from safepassage.dashboard.access import MemberRequest, coordinator_view, posted, refuse
+from safepassage.journeys.selectors import get_journey
+
+from . import selectors, services
+from .forms import NoteForm, ResolveForm
+from .models import Alert
+
+
+def _opens(request: MemberRequest, compartment_id) -> bool:
+    return compartment_id is not None and request.keyring.can_open(compartment_id)
+
+
+@coordinator_view
+def list_view(request: MemberRequest) -> HttpResponse:
+    show_all = request.GET.get("all") == "1"
+    alerts = list(selectors.inbox(request.user, include_resolved=show_all))
+    request.keyring.load({a.compartment_id for a in alerts if a.compartment_id})
+    rows = [{"alert": a, "can_open": _opens(request, a.compartment_id)} for a in alerts]
+    return render(
+        request,
+        "alerts/list.html",
+        {"rows": rows, "show_all": show_all, "title": _("Alerts")},
+    )
+
+
+def _render_alert(
+    request: MemberRequest, alert: Alert, *, status: int = 200, **forms
+) -> HttpResponse:
+    keyring = request.keyring
+    can_open = _opens(request, alert.compartment_id)
+    case_open = alert.case is not None and keyring.can_open(alert.case.compartment_id)
+    notes = list(selectors.notes_of(alert)) if case_open else []
+    return render(
+        request,
+        "alerts/detail.html",
+        {
+            "alert": alert,
+            "can_open": can_open,
+            "case_open": case_open,
+            "can_handle": services.can_handle(request.user, alert),
+            "notes": notes,
+            "note_form": forms.get("note_form") or NoteForm(),
+            "resolve_form": forms.get("resolve_form") or ResolveForm(),
+            "error": forms.get("error", ""),
+            "title": alert.get_kind_display(),
+        },
+        status=status,
+    )
+
+
+@coordinator_view
+def detail_view(request: MemberRequest, alert) -> HttpResponse:
+    return _render_alert(request, selectors.get_alert(request.user, alert))
+
+
+@coordinator_view
+def acknowledge_view(request: MemberRequest, alert) -> HttpResponse:
+    record = selectors.get_alert(request.user, alert)
+    if request.method != "POST":
+        return redirect("alerts:detail", alert=record.pk)
+    try:
+        services.do_acknowledge_alert(actor=request.user, alert=record)
+    except ServiceError as error:
+        return _render_alert(request, record, error=str(error))
+    messages.success(request, _("Acknowledged. The alert stops escalating."))
+    return redirect("alerts:detail", alert=record.pk)
+
+
+@coordinator_view
+def resolve_view(request: MemberRequest, alert) -> HttpResponse:
+    record = selectors.get_alert(request.user, alert)
+    if request.method != "POST":
+        return redirect("alerts:detail", alert=record.pk)
+    form = ResolveForm(posted(request))
+    if form.is_valid():
+        try:
+            services.do_resolve_alert(
+                actor=request.user, alert=record, note=form.cleaned_data["note"]
+            )
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("The alert is resolved."))
+            return redirect("alerts:detail", alert=record.pk)
+    return _render_alert(request, record, resolve_form=form)
+
+
+@coordinator_view
+def note_view(request: MemberRequest, alert) -> HttpResponse:
+    record = selectors.get_alert(request.user, alert)
+    if request.method != "POST":
+        return redirect("alerts:detail", alert=record.pk)
+    form = NoteForm(posted(request))
+    if form.is_valid():
+        try:
+            services.do_add_alert_note(
+                actor=request.user, alert=record, text=form.cleaned_data["text"]
+            )
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("Note added."))
+            return redirect("alerts:detail", alert=record.pk)
+    return _render_alert(request, record, note_form=form)
+
+
+@coordinator_view
+def timeline_view(request: MemberRequest, journey) -> HttpResponse:
+    record = get_journey(request.user, journey)
+    entries = selectors.journey_timeline(record)
+    expected = list(selectors.expected_checkins(record))
+    request.keyring.load({e.compartment_id for e in entries if e.compartment_id})
+    return render(
+        request,
+        "alerts/timeline.html",
+        {
+            "journey": record,
+            "entries": entries,
+            "expected": expected,
+            "title": _("Journey timeline"),
+        },
+    )
