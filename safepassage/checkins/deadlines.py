@@ -169,3 +169,8 @@ def next_due(leg: Leg) -> datetime | None:
         .values_list("due_at", flat=True)
         .first()
     )
+
+
+def pending_for(leg: Leg):
+    """The leg's pending deadlines, soonest first."""
+    return Deadline.objects.filter(leg=leg, state=DeadlineState.PENDING).order_by("due_at")

@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "checkins"
-urlpatterns: list = []
+urlpatterns = [
+    path("pins/", views.pins_view, name="pins"),
+    path("legs/<uuid:leg>/plan/", views.plan_view, name="plan"),
+]
