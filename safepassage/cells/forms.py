@@ -46,3 +46,16 @@ class RemoveCellMemberForm(forms.Form):
     def __init__(self, *args, members=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["member"].queryset = members
+
+
+class CellLeadForm(forms.Form):
+    """Make a member of the cell its lead, or end their lead role (one button per member)."""
+
+    member = MemberChoiceField(label=_("Member"), queryset=None, widget=forms.HiddenInput)
+    is_lead = forms.BooleanField(
+        label=_("Lead of this cell"), required=False, widget=forms.HiddenInput
+    )
+
+    def __init__(self, *args, members=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["member"].queryset = members

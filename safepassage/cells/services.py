@@ -55,20 +55,40 @@ def do_update_cell(
     return cell
 
 
+def _set_lead(*, cell: Cell, membership: CellMembership, is_lead: bool) -> CellMembership:
+    """Make ``membership`` the cell's only lead, or end its lead role. Runs in
+    the caller's transaction.
+
+    A cell has at most one lead: the escalation ladder alerts "the cell's lead"
+    first, so a new lead replaces the previous one. The cell row is locked
+    first so that two coordinators choosing a lead at the same moment queue
+    instead of leaving two leads.
+    """
+    Cell.objects.select_for_update().only("id").get(pk=cell.pk)
+    if is_lead:
+        cell.memberships.filter(is_lead=True).exclude(pk=membership.pk).update(is_lead=False)
+    CellMembership.objects.filter(pk=membership.pk).update(is_lead=is_lead)
+    membership.is_lead = is_lead
+    return membership
+
+
 def add_member_to_cell_keys(*, actor, member, cell: Cell, is_lead: bool) -> CellMembership:
     """Record the membership and wrap the cell's open leg and handoff keys to the
-    member (deferred where the actor cannot open them). Runs in the caller's
-    transaction."""
+    member (deferred where the actor cannot open them). With ``is_lead`` the
+    member also becomes the cell's only lead. Runs in the caller's transaction."""
     from safepassage.journeys.services import sync_cell_grants
 
-    membership, _created = CellMembership.objects.get_or_create(
-        cell=cell, member=member, defaults={"is_lead": is_lead}
-    )
+    membership, _created = CellMembership.objects.get_or_create(cell=cell, member=member)
+    if is_lead:
+        _set_lead(cell=cell, membership=membership, is_lead=True)
     sync_cell_grants(cell=cell, keyring=require())
     return membership
 
 
 def do_add_member_to_cell(*, actor, member, cell: Cell, is_lead: bool = False) -> CellMembership:
+    """Add ``member`` to ``cell``. With ``is_lead`` they become the cell's only
+    lead, also when they are in the cell already; without it an existing
+    member keeps their role (ending a lead role is ``do_set_cell_lead``'s job)."""
     _require_coordinator(actor)
     if (
         member.organisation_id != actor.organisation_id
@@ -84,6 +104,31 @@ def do_add_member_to_cell(*, actor, member, cell: Cell, is_lead: bool = False) -
             organisation=actor.organisation,
             actor=actor,
             verb="cell.add_member",
+            target=cell,
+            detail={"member": str(member.pk), "is_lead": is_lead},
+        )
+    return membership
+
+
+def do_set_cell_lead(*, actor, cell: Cell, member, is_lead: bool) -> CellMembership:
+    """Make ``member`` the lead of ``cell`` (the previous lead, if any, stops
+    being lead) or end their lead role, leaving the cell without a lead."""
+    _require_coordinator(actor)
+    if cell.organisation_id != actor.organisation_id:
+        raise ServiceError(_("That cell does not exist."))
+    if member.organisation_id != actor.organisation_id:
+        raise ServiceError(_("That member is not in this cell."))
+    with transaction.atomic():
+        membership = CellMembership.objects.filter(cell=cell, member=member).first()
+        if membership is None:
+            raise ServiceError(_("That member is not in this cell."))
+        if is_lead and not member.is_approved:
+            raise ServiceError(_("Only an approved member can lead a cell."))
+        _set_lead(cell=cell, membership=membership, is_lead=is_lead)
+        audit.record(
+            organisation=actor.organisation,
+            actor=actor,
+            verb="cell.set_lead" if is_lead else "cell.unset_lead",
             target=cell,
             detail={"member": str(member.pk)},
         )

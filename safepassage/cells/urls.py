@@ -10,4 +10,5 @@ urlpatterns = [
     path("<uuid:cell>/edit/", views.edit_view, name="edit"),
     path("<uuid:cell>/members/add/", views.member_add_view, name="member_add"),
     path("<uuid:cell>/members/remove/", views.member_remove_view, name="member_remove"),
+    path("<uuid:cell>/members/lead/", views.member_lead_view, name="member_lead"),
 ]

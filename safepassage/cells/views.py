@@ -13,7 +13,13 @@ from safepassage.journeys.models import OPEN_LEG_STATUSES
 from safepassage.journeys.selectors import legs_for_coordinator
 
 from . import selectors, services
-from .forms import AddCellMemberForm, CellEditForm, CellForm, RemoveCellMemberForm
+from .forms import (
+    AddCellMemberForm,
+    CellEditForm,
+    CellForm,
+    CellLeadForm,
+    RemoveCellMemberForm,
+)
 
 
 @coordinator_view
@@ -61,7 +67,7 @@ def edit_view(request: MemberRequest, cell) -> HttpResponse:
     )
 
 
-def _render_cell(request: MemberRequest, cell, *, add_form=None) -> HttpResponse:
+def _render_cell(request: MemberRequest, cell, *, add_form=None, lead_form=None) -> HttpResponse:
     member = request.user
     links = list(selectors.memberships(cell).select_related("member__organisation"))
     legs = list(
@@ -83,6 +89,7 @@ def _render_cell(request: MemberRequest, cell, *, add_form=None) -> HttpResponse
             "legs": legs,
             "add_form": add_form
             or AddCellMemberForm(candidates=selectors.cell_member_candidates(member, cell)),
+            "lead_form": lead_form,
             "title": cell.codename,
         },
     )
@@ -149,3 +156,27 @@ def member_remove_view(request: MemberRequest, cell) -> HttpResponse:
         "cells/member_remove.html",
         {"form": form, "cell": record, "title": _("Remove a member from the cell")},
     )
+
+
+@coordinator_view
+def member_lead_view(request: MemberRequest, cell) -> HttpResponse:
+    record = selectors.get_cell(request.user, cell)
+    if request.method != "POST":
+        return redirect("cells:detail", cell=record.pk)
+    form = CellLeadForm(request.POST, members=selectors.cell_members(record))
+    if form.is_valid():
+        member, is_lead = form.cleaned_data["member"], form.cleaned_data["is_lead"]
+        try:
+            services.do_set_cell_lead(
+                actor=request.user, cell=record, member=member, is_lead=is_lead
+            )
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            if is_lead:
+                text = _("%(handle)s now leads the cell and is alerted first about its legs.")
+            else:
+                text = _("%(handle)s no longer leads the cell. The cell has no lead now.")
+            messages.success(request, text % {"handle": member.handle})
+            return redirect("cells:detail", cell=record.pk)
+    return _render_cell(request, record, lead_form=form)

@@ -22,11 +22,13 @@ def test_permission_matrix(client, world):
             reverse("cells:edit", args=[cell.pk]),
             reverse("cells:member_add", args=[cell.pk]),
             reverse("cells:member_remove", args=[cell.pk]),
+            reverse("cells:member_lead", args=[cell.pk]),
         ],
         open_urls=[reverse("cells:list"), reverse("cells:new")],
         secrets=["Heron", "Otter", "Lark"],
     )
     assert CellMembership.objects.filter(cell=cell).count() == 2
+    assert not CellMembership.objects.filter(cell=cell, is_lead=True).exists()
 
 
 def test_list_shows_code_names_and_member_counts(client, world, login):
@@ -84,7 +86,8 @@ def test_add_an_approved_cell_member_to_a_cell(client, world, login):
     link = CellMembership.objects.get(cell=world.cells[0], member=newcomer)
     assert link.is_lead
     body = client.get(url).content.decode()
-    assert "Lead" in body
+    assert body.count("No longer lead") == 1
+    assert body.index(f'<th scope="row">{newcomer.handle}</th>') < body.index("No longer lead")
 
 
 def test_members_awaiting_approval_are_not_offered(client, world, login):
