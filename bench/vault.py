@@ -64,8 +64,9 @@ def check(condition: bool, message: str) -> None:
 # --- timing ------------------------------------------------------------------------------------
 
 
-def per_op_us(fn: Callable[[], object], *, ops: int, batches: int) -> float:
-    """Median over ``batches`` of the mean time of ``ops`` calls, in microseconds."""
+def per_op_us(fn: Callable[[], object], *, ops: int, batches: int) -> dict[str, float]:
+    """Microseconds per call: the median over ``batches`` of the mean of ``ops``
+    calls, and the best batch (the figure least disturbed by other work)."""
     fn()  # warm up
     samples = []
     for _ in range(batches):
@@ -73,7 +74,7 @@ def per_op_us(fn: Callable[[], object], *, ops: int, batches: int) -> float:
         for _ in range(ops):
             fn()
         samples.append((time.perf_counter_ns() - start) / ops / 1000)
-    return statistics.median(samples)
+    return {"median": statistics.median(samples), "best": min(samples)}
 
 
 def median_ms(fn: Callable[[], object], *, runs: int) -> float:
@@ -118,34 +119,20 @@ def bench_fields(quick: bool) -> list[dict]:
         with unlocked(ring):
             sealed = field.seal(instance, value)
             check(field.open(instance, sealed) == value, f"{label} did not round-trip")
-            rows.append(
-                {
-                    "value": label,
-                    "bytes": size,
-                    "crypto_seal_us": per_op_us(
-                        lambda d=data, a=aad: crypto.seal_for_compartment(
-                            key, d, a, version=version
-                        ),
-                        ops=ops,
-                        batches=batches,
-                    ),
-                    "crypto_open_us": per_op_us(
-                        lambda b=blob, a=aad: crypto.open_with_compartment_key(key, b, a),
-                        ops=ops,
-                        batches=batches,
-                    ),
-                    "field_seal_us": per_op_us(
-                        lambda f=field, i=instance, v=value: f.seal(i, v),
-                        ops=ops,
-                        batches=batches,
-                    ),
-                    "field_open_us": per_op_us(
-                        lambda f=field, i=instance, s=sealed: f.open(i, s),
-                        ops=ops,
-                        batches=batches,
-                    ),
-                }
-            )
+            timings = {
+                "crypto_seal": lambda d=data, a=aad: crypto.seal_for_compartment(
+                    key, d, a, version=version
+                ),
+                "crypto_open": lambda b=blob, a=aad: crypto.open_with_compartment_key(key, b, a),
+                "field_seal": lambda f=field, i=instance, v=value: f.seal(i, v),
+                "field_open": lambda f=field, i=instance, s=sealed: f.open(i, s),
+            }
+            row: dict = {"value": label, "bytes": size}
+            for op, fn in timings.items():
+                figures = per_op_us(fn, ops=ops, batches=batches)
+                row[f"{op}_us"] = figures["median"]
+                row[f"{op}_best_us"] = figures["best"]
+            rows.append(row)
     return rows
 
 
@@ -312,15 +299,49 @@ def count_opens(fn: Callable[[], None]) -> int:
     return calls
 
 
-def profile(fn: Callable[[], None], runs: int = 10, top: int = 25) -> str:
+def profile_points() -> list[tuple[str, Callable]]:
+    """Where a dashboard request spends its time. Rendering includes the sealed
+    values opened and the queries run lazily by the template, so the lines
+    overlap; each is the total time inside that function."""
+    from django.db.models.query import ModelIterable
+    from django.db.models.sql.compiler import SQLCompiler
+    from django.template.backends.django import Template
+    from django.test import Client
+
+    from safepassage.vault import crypto, session
+    from safepassage.vault.fields import SealedField
+    from safepassage.vault.keyring import Keyring
+
+    return [
+        ("whole request", Client.request),
+        ("template rendering", Template.render),
+        ("queries: compile and execute", SQLCompiler.execute_sql),
+        ("queries: rows to model instances", ModelIterable.__iter__),
+        ("sealed values opened (SealedField.open)", SealedField.open),
+        ("  of which AEAD decryption", crypto.open_with_compartment_key),
+        ("key resolution (Keyring.load)", Keyring.load),
+        ("session key material", session.keyring_from_request),
+    ]
+
+
+def profile(fn: Callable[[], None], runs: int = 10, top: int = 15) -> dict:
+    """cProfile ``runs`` calls: milliseconds per call inside each of
+    ``profile_points``, and the functions with the most time of their own."""
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(runs):
         fn()
     profiler.disable()
+    stats = pstats.Stats(profiler)
+    cumulative = {key: value[3] for key, value in stats.stats.items()}  # type: ignore[attr-defined]
+    points = {}
+    for label, function in profile_points():
+        code = function.__code__
+        key = (code.co_filename, code.co_firstlineno, code.co_name)
+        points[label] = round(cumulative.get(key, 0.0) / runs * 1000, 2)
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
-    return out.getvalue()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    return {"ms_per_request": points, "top_own_time": out.getvalue()}
 
 
 def bench_dashboard(sealed_org: dict, plain_org: dict, legs: int, quick: bool, want_profile: bool):
@@ -339,16 +360,16 @@ def bench_dashboard(sealed_org: dict, plain_org: dict, legs: int, quick: bool, w
     for _ in range(3):  # warm up both (templates, URL resolver, connections)
         sealed_get()
         plain()
-    rounds, per_round = (4, 5) if quick else (10, 10)
+    pairs = 25 if quick else 120
     sealed_samples: list[float] = []
     plain_samples: list[float] = []
-    for _ in range(rounds):  # alternate, so drift in the machine hits both alike
+    for _ in range(pairs):  # alternate request by request: load on the machine hits both alike
         for get, samples in ((sealed_get, sealed_samples), (plain, plain_samples)):
-            for _ in range(per_round):
-                start = time.perf_counter_ns()
-                get()
-                samples.append((time.perf_counter_ns() - start) / 1e6)
+            start = time.perf_counter_ns()
+            get()
+            samples.append((time.perf_counter_ns() - start) / 1e6)
     sealed_ms, plain_ms = statistics.median(sealed_samples), statistics.median(plain_samples)
+    paired = statistics.median(a / b for a, b in zip(sealed_samples, plain_samples, strict=True))
 
     # Resolving the keys the page needs (done in both modes: switching sealing
     # off stores fields as plaintext but leaves the key graph in place).
@@ -364,6 +385,8 @@ def bench_dashboard(sealed_org: dict, plain_org: dict, legs: int, quick: bool, w
         "sealed_ms": sealed_ms,
         "unsealed_ms": plain_ms,
         "ratio": sealed_ms / plain_ms,
+        # The median of the ratios of neighbouring requests: a check on the above.
+        "ratio_paired_median": paired,
         "target_ratio": TARGET_RATIO,
         "sealed_values_opened_per_page": count_opens(sealed_get),
         "compartments_resolved_per_page": len(shown),
@@ -417,15 +440,16 @@ def machine() -> dict:
 
 
 def report(results: dict) -> str:
-    lines = ["", "1. Sealing and opening one value (µs per operation, median)", ""]
-    lines.append(
-        f"{'value':<20} {'crypto seal':>12} {'crypto open':>12} {'field seal':>12} {'field open':>12}"
-    )
+    lines = [
+        "",
+        "1. Sealing and opening one value (µs per operation: median of batches, best batch)",
+        "",
+    ]
+    ops = ("crypto_seal", "crypto_open", "field_seal", "field_open")
+    lines.append(f"{'value':<20}" + "".join(f"{op.replace('_', ' '):>16}" for op in ops))
     for row in results["fields"]:
-        lines.append(
-            f"{row['value']:<20} {row['crypto_seal_us']:>12.1f} {row['crypto_open_us']:>12.1f}"
-            f" {row['field_seal_us']:>12.1f} {row['field_open_us']:>12.1f}"
-        )
+        cells = "".join(f"{row[op + '_us']:>8.1f} ({row[op + '_best_us']:>5.1f})" for op in ops)
+        lines.append(f"{row['value']:<20}{cells}")
     login = results["login"]
     lines += [
         "",
@@ -444,6 +468,7 @@ def report(results: dict) -> str:
         f"{'sealed':<52} {d['sealed_ms']:>8.1f}",
         f"{'sealing switched off':<52} {d['unsealed_ms']:>8.1f}",
         f"{'ratio sealed / unsealed (target <= ' + str(d['target_ratio']) + ')':<52} {d['ratio']:>8.2f}",
+        f"{'median of paired ratios (a cross-check)':<52} {d['ratio_paired_median']:>8.2f}",
         f"{'sealed values opened per page':<52} {d['sealed_values_opened_per_page']:>8d}",
         f"{'compartments resolved per page':<52} {d['compartments_resolved_per_page']:>8d}",
         f"{'resolving those keys (in both modes)':<52} {d['key_resolution_ms']:>8.1f}",
@@ -499,10 +524,20 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.perf_counter() - started, 1),
     }
     print(report(results))
-    for name in ("profile_sealed", "profile_unsealed"):
-        if name in dashboard:
-            print(f"--- {name.removeprefix('profile_')} dashboard, cProfile (cumulative) ---")
-            print(dashboard[name])
+    if "profile_sealed" in dashboard:
+        sealed_points = dashboard["profile_sealed"]["ms_per_request"]
+        plain_points = dashboard["profile_unsealed"]["ms_per_request"]
+        print("Dashboard profile (cProfile, ms per request; profiling slows everything down)")
+        print(f"{'':<44} {'sealed':>10} {'unsealed':>10}")
+        for label in sealed_points:
+            print(f"{label:<44} {sealed_points[label]:>10.1f} {plain_points[label]:>10.1f}")
+        print()
+        print("--- sealed dashboard: functions with the most time of their own ---")
+        print(dashboard["profile_sealed"]["top_own_time"])
+        results["dashboard_profile"] = {
+            "sealed_ms_per_request": sealed_points,
+            "unsealed_ms_per_request": plain_points,
+        }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(
