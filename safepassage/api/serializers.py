@@ -161,13 +161,15 @@ class CaseSerializer(serializers.Serializer):
     opened_at = serializers.DateTimeField(read_only=True)
     status_changed_at = serializers.DateTimeField(read_only=True)
     closed_at = serializers.DateTimeField(read_only=True, allow_null=True)
-    traveller_count = serializers.IntegerField(read_only=True)
+    traveller_count = serializers.SerializerMethodField()
+
+    def get_traveller_count(self, case) -> int:
+        # Annotated by ``cases_with_traveller_counts`` on lists; counted from the
+        # prefetched travellers on a case's own page.
+        count = getattr(case, "traveller_count", None)
+        return count if count is not None else len(case.travellers.all())
 
 
 class CaseDetailSerializer(CaseSerializer):
-    traveller_count = serializers.SerializerMethodField()
     travellers = TravellerSerializer(many=True, read_only=True)
     journeys = JourneySerializer(many=True, read_only=True)
-
-    def get_traveller_count(self, case) -> int:
-        return len(case.travellers.all())
