@@ -5,9 +5,12 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 
 from safepassage.roles import Role
+
+from . import preferences
 
 
 class MemberChoiceField(forms.ModelChoiceField):
@@ -151,3 +154,34 @@ class ApproveForm(forms.Form):
 
 class ConfirmForm(forms.Form):
     """An explicit confirmation for an action that cannot be undone."""
+
+
+def _time_zone_choices():
+    names = preferences.time_zone_choices()
+    first = len([name for name in preferences.NETWORK_TIME_ZONES if name in names])
+    return [
+        (_("Where the network works"), [(name, name) for name in names[:first]]),
+        (_("Every other time zone"), [(name, name) for name in names[first:]]),
+    ]
+
+
+def _language_choices():
+    # Each language in its own name, so a member can find theirs whatever
+    # language the page is in now.
+    return [(code, get_language_info(code)["name_local"]) for code in preferences.language_codes()]
+
+
+class PreferencesForm(forms.Form):
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        choices=_time_zone_choices,
+        help_text=_(
+            "Every time on your pages is shown in this time zone. It is stored unsealed, "
+            "so it need not be the zone you are in."
+        ),
+    )
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=_language_choices,
+        help_text=_("The language of your pages."),
+    )

@@ -1,4 +1,4 @@
-"""Members: invitations, approval, cell membership, login and password change."""
+"""Members: invitations, approval, cell membership, login, password change and preferences."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from safepassage.vault import services as vault
 from safepassage.vault.checks import kdf_params
 from safepassage.vault.keyring import Keyring, require
 
+from . import preferences
 from .models import Invitation, Member, MemberStatus
 
 INVITATION_LIFETIME = timedelta(days=3)
@@ -126,6 +127,37 @@ def do_change_password(*, actor: Member, current_password: str, new_password: st
         audit.record(
             organisation=actor.organisation, actor=actor, verb="member.password", target=actor
         )
+
+
+def do_update_preferences(*, actor: Member, time_zone: str, language: str) -> Member:
+    """Set the time zone the actor's pages show times in and the language they speak."""
+    if not getattr(actor, "is_authenticated", False):
+        raise ServiceError(_("Log in to change your preferences."))
+    if time_zone not in preferences.time_zone_names():
+        raise ServiceError(
+            _("“%(zone)s” is not a time zone. Choose one from the list.") % {"zone": time_zone}
+        )
+    if not preferences.is_language(language):
+        raise ServiceError(
+            _("safepassage is not available in that language. Choose one from the list.")
+        )
+    changed = [
+        name
+        for name, value in (("time_zone", time_zone), ("language", language))
+        if getattr(actor, name) != value
+    ]
+    with transaction.atomic():
+        actor.time_zone = time_zone
+        actor.language = language
+        actor.save(update_fields=["time_zone", "language"])
+        audit.record(
+            organisation=actor.organisation,
+            actor=actor,
+            verb="member.preferences",
+            target=actor,
+            detail={"changed": changed},
+        )
+    return actor
 
 
 # --- invitations --------------------------------------------------------------------

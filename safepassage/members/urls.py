@@ -10,6 +10,7 @@ urlpatterns = [
     path("join/<str:token>/", views.join_view, name="join"),
     path("awaiting/", views.awaiting_view, name="awaiting"),
     path("password/", views.password_view, name="password"),
+    path("preferences/", views.preferences_view, name="preferences"),
     path("invite/", views.invite_view, name="invite"),
     path("<uuid:member>/approve/", views.approve_view, name="approve"),
     path("<uuid:member>/remove/", views.remove_view, name="remove"),

@@ -7,6 +7,7 @@ from django.contrib.auth import login, update_session_auth_hash
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -28,7 +29,15 @@ from safepassage.vault import crypto
 from safepassage.vault.session import open_session
 
 from . import selectors, services
-from .forms import ApproveForm, ChangePasswordForm, ConfirmForm, InviteForm, JoinForm, LoginForm
+from .forms import (
+    ApproveForm,
+    ChangePasswordForm,
+    ConfirmForm,
+    InviteForm,
+    JoinForm,
+    LoginForm,
+    PreferencesForm,
+)
 from .models import MemberStatus
 
 
@@ -153,6 +162,25 @@ def password_view(request: MemberRequest) -> HttpResponse:
     return render(
         request, "registration/password.html", {"form": form, "title": _("Change password")}
     )
+
+
+@member_view
+def preferences_view(request: MemberRequest) -> HttpResponse:
+    member = request.user
+    form = PreferencesForm(
+        posted(request), initial={"time_zone": member.time_zone, "language": member.language}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.do_update_preferences(actor=member, **form.cleaned_data)
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            # Said in the language just chosen, as the next page will be.
+            with translation.override(member.language):
+                messages.success(request, _("Your preferences are saved."))
+            return redirect("dashboard:home")
+    return render(request, "members/preferences.html", {"form": form, "title": _("Preferences")})
 
 
 # --- coordinators managing members ---------------------------------------------------------

@@ -21,6 +21,7 @@ def _pages(world) -> list[str]:
         reverse("members:list"),
         reverse("members:invite"),
         reverse("members:password"),
+        reverse("members:preferences"),
         reverse("members:logout"),
         reverse("members:approve", args=[member.pk]),
         reverse("members:remove", args=[member.pk]),
