@@ -26,12 +26,15 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @coordinator_view
 def dashboard(request: MemberRequest) -> HttpResponse:
-    member = request.user
-    legs = selectors.dashboard_legs(member)
+    board = selectors.dashboard_for(request.user)
     # Resolve every key the page needs before rendering: a few queries, not one per leg.
-    request.keyring.load(selectors.compartments_shown(member, legs))
+    request.keyring.load(board.compartments)
     return render(
         request,
         "dashboard/home.html",
-        {"journeys": selectors.group_by_journey(legs), "title": _("Dashboard")},
+        {
+            "under_way": board.under_way,
+            "being_planned": board.being_planned,
+            "title": _("Dashboard"),
+        },
     )

@@ -12,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from safepassage.journeys.services import do_add_leg, do_create_journey
+from safepassage.journeys.models import Journey, JourneyStatus
+from safepassage.journeys.services import do_add_leg, do_create_journey, do_start_journey
 from safepassage.members.models import Member
 from safepassage.vault.keyring import unlocked
 from tests.factories import OrganisationFactory
@@ -108,6 +109,79 @@ def test_query_count_does_not_grow_with_the_number_of_legs(client, world, login)
     assert body.count('class="badge badge-planned"') == 6
     assert "Second route" in body and "Wisteria" in body
     assert six_legs == two_legs, f"{two_legs} queries for 2 legs, {six_legs} for 6"
+
+
+def _sections(body: str) -> tuple[str, str]:
+    """(under way, being planned) parts of the dashboard."""
+    start = body.index('id="under-way"')
+    middle = body.index('id="being-planned"')
+    return body[start:middle], body[middle:]
+
+
+def _new_journey(world, case, title):
+    with unlocked(world.coord_keyring):
+        return do_create_journey(actor=world.coord, case=case, title=title)
+
+
+def test_journeys_without_legs_are_being_planned_with_a_link_to_the_first_leg(client, world, login):
+    empty = _new_journey(world, world.case, "Southern route draft")
+    login(world.coord)
+    under_way, being_planned = _sections(client.get(HOME).content.decode())
+    assert "No journey is under way." in under_way
+    assert "North route" in being_planned and "Southern route draft" in being_planned
+    assert being_planned.count("Add the first leg") == 1
+    first_leg = reverse("journeys:leg_new", args=[empty.pk])
+    assert f'href="{first_leg}"' in being_planned
+    card = being_planned[being_planned.index("Southern route draft") :]
+    assert card.index("No legs yet.") < card.index(first_leg)
+    # The link opens the form for that journey's first leg.
+    assert client.get(first_leg).status_code == 200
+
+
+def test_journeys_under_way_and_being_planned_are_apart(client, world, login):
+    with unlocked(world.coord_keyring):
+        do_start_journey(actor=world.coord, journey=world.journey)
+    _new_journey(world, world.other_case, "Wisteria first plan")
+    login(world.coord)
+    under_way, being_planned = _sections(client.get(HOME).content.decode())
+    assert "North route" in under_way and "Heron" in under_way
+    assert "Wisteria first plan" not in under_way
+    assert "Wisteria first plan" in being_planned and "North route" not in being_planned
+    assert "No journey is being planned." not in being_planned
+
+
+def test_finished_journeys_without_legs_are_not_shown(client, world, login):
+    aborted = _new_journey(world, world.case, "Abandoned idea")
+    Journey.objects.filter(pk=aborted.pk).update(status=JourneyStatus.ABORTED)
+    login(world.coord)
+    body = client.get(HOME).content.decode()
+    assert "Abandoned idea" not in body
+    assert "Add the first leg" not in body
+
+
+def test_journeys_without_legs_stay_within_the_cases_one_coordinates(client, world, login):
+    _new_journey(world, world.other_case, "Wisteria first plan")
+    login(world.coord2)
+    body = client.get(HOME).content.decode()
+    assert "North route" in body
+    assert "Wisteria first plan" not in body and "Add the first leg" not in body
+    other = OrganisationFactory()
+    login(other.founder, other.keyring)
+    body = client.get(HOME).content.decode()
+    assert "Wisteria first plan" not in body and "Add the first leg" not in body
+    assert "No journeys are under way" in body
+
+
+def test_query_count_does_not_grow_with_journeys_without_legs(client, world, login):
+    login(world.coord)
+    before, body = _count_dashboard_queries(client)
+    assert "Add the first leg" not in body
+    for i, case in enumerate([world.case, world.other_case, world.other_case]):
+        _new_journey(world, case, f"Empty plan {i}")
+    after, body = _count_dashboard_queries(client)
+    assert body.count("Add the first leg") == 3
+    assert "Empty plan 2" in body and "Wisteria" in body
+    assert after == before, f"{before} queries without empty journeys, {after} with three"
 
 
 def test_times_are_shown_in_the_members_time_zone(client, world, login):
