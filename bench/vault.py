@@ -499,7 +499,8 @@ def report(results: dict) -> str:
         "",
         f"Machine: {m['nproc']} CPUs, {m['cpu']}, {m['memory']}; Python {m['python']}, "
         f"SQLite {m['sqlite']}, Django {m['django']}, PyNaCl {m['pynacl']}; "
-        f"load average {' '.join(f'{x:.2f}' for x in m['load_average_1_5_15'] or [])}",
+        f"load average {' '.join(f'{x:.2f}' for x in m['load_average_at_start'] or [])} at the start, "
+        f"{' '.join(f'{x:.2f}' for x in m['load_average_1_5_15'] or [])} at the end",
         "",
     ]
     return "\n".join(lines)
@@ -515,6 +516,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
+    load_at_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     with tempfile.TemporaryDirectory(prefix="safepassage-bench-") as tmp:
         configure(Path(tmp))
         from safepassage.vault.fields import sealing_switched_off
@@ -541,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         "fields": fields,
         "login": login,
         "dashboard": {k: v for k, v in dashboard.items() if not k.startswith("profile_")},
-        "machine": machine(),
+        "machine": {**machine(), "load_average_at_start": load_at_start},
         "seconds": round(time.perf_counter() - started, 1),
     }
     print(report(results))
