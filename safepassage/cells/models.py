@@ -43,5 +43,9 @@ class CellMembership(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["cell", "member"], name="one_membership_per_cell")
+            models.UniqueConstraint(fields=["cell", "member"], name="one_membership_per_cell"),
+            # The escalation ladder alerts "the cell's lead": at most one.
+            models.UniqueConstraint(
+                fields=["cell"], condition=models.Q(is_lead=True), name="one_lead_per_cell"
+            ),
         ]
