@@ -13,7 +13,7 @@ WITH_SECRETS := set -a && . ./$(SECRETS) && set +a &&
 run: install secrets
 	$(WITH_SECRETS) $(BIN)/safepassage migrate --noinput
 	$(WITH_SECRETS) $(BIN)/safepassage demo --if-absent
-	$(WITH_SECRETS) $(BIN)/safepassage runserver 127.0.0.1:8000
+	$(WITH_SECRETS) bin/serve-dev
 
 install: $(STAMP)
 
