@@ -1,6 +1,11 @@
-"""Shared fixtures: a built organisation and a vault-aware login."""
+"""Shared fixtures: a built organisation and a vault-aware login.
+
+Tests marked ``slow`` run only with ``--runslow`` or ``SAFEPASSAGE_RUNSLOW=1``.
+"""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from django.conf import settings
@@ -36,3 +41,21 @@ def login(client):
         return client
 
     return _login
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--runslow",
+        action="store_true",
+        default=False,
+        help="also run tests marked slow (or set SAFEPASSAGE_RUNSLOW=1)",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow") or os.environ.get("SAFEPASSAGE_RUNSLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow or SAFEPASSAGE_RUNSLOW=1")
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(skip)

@@ -1,0 +1,236 @@
+"""A seized server reveals nothing: build the demo network, then read every row
+of every table, every file under MEDIA_ROOT and every log line written while it
+was built (SQL included), and find none of the demo's sensitive strings."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.http import HttpResponse
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+
+from safepassage.demo.scenario import SENSITIVE_STRINGS, build_demo, sensitive_strings_of
+from safepassage.journeys.models import Leg
+from safepassage.members.models import Member
+from safepassage.members.services import log_in, unlock_private_key
+from safepassage.organisations.models import Organisation
+from safepassage.organisations.services import recovery_keyring
+from safepassage.vault.keyring import Keyring, unlocked
+from safepassage.vault.middleware import VaultMiddleware
+from safepassage.vault.models import Compartment
+
+from .vault.support import write_raw_value
+
+_BASE64ISH = re.compile(r"^[A-Za-z0-9+/_=-]{16,}$")
+
+
+def key_forms(key: bytes) -> list[bytes]:
+    """A key as it could appear in a column, a cookie or a log line."""
+    return [
+        key.lower(),
+        key.hex().encode(),
+        base64.b64encode(key).rstrip(b"=").lower(),
+        base64.urlsafe_b64encode(key).rstrip(b"=").lower(),
+    ]
+
+
+class Finder:
+    """Looks for any of ``needles`` in text or bytes (ignoring case), and for
+    any of ``keys`` in its raw, hex or base64 form."""
+
+    def __init__(self, needles: list[str], keys: list[bytes] = ()):
+        self.text = [n.lower() for n in needles]
+        self.raw = [n.encode("utf-8").lower() for n in needles]
+        self.raw += [form for key in keys for form in key_forms(key)]
+        self.found: list[str] = []
+
+    def text_value(self, where: str, value: str) -> None:
+        lowered = value.lower()
+        self.found += [f"{where}: {n!r}" for n in self.text if n in lowered]
+        as_bytes = lowered.encode("utf-8", "replace")
+        self.found += [f"{where}: {n!r}" for n in self.raw if n in as_bytes]
+        if _BASE64ISH.match(value):  # an encoded copy is a copy
+            for decode in (base64.b64decode, base64.urlsafe_b64decode):
+                with contextlib.suppress(binascii.Error, ValueError):
+                    self.bytes_value(f"{where} (base64)", decode(value + "=" * (-len(value) % 4)))
+
+    def bytes_value(self, where: str, value: bytes) -> None:
+        lowered = value.lower()
+        self.found += [f"{where}: {n!r}" for n in self.raw if n in lowered]
+        decoded = value.decode("utf-8", "ignore").lower()
+        self.found += [f"{where} (utf-8): {n!r}" for n in self.text if n in decoded]
+
+    def value(self, where: str, value) -> None:
+        if value is None:
+            return
+        if isinstance(value, bytes | bytearray | memoryview):
+            self.bytes_value(where, bytes(value))
+        else:
+            self.text_value(where, str(value))
+
+
+def scan_database(finder: Finder) -> int:
+    """Every row of every table, with raw SQL. Returns the number of values read."""
+    qn = connection.ops.quote_name
+    seen = 0
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {qn(table)}")  # noqa: S608
+            columns = [c[0] for c in cursor.description]
+            for row in cursor.fetchall():
+                for column, value in zip(columns, row, strict=True):
+                    finder.value(f"{table}.{column}", value)
+                    seen += 1
+    return seen
+
+
+def scan_files(finder: Finder, root: Path) -> int:
+    count = 0
+    if root.exists():
+        for path in root.rglob("*"):
+            if path.is_file():
+                finder.bytes_value(str(path), path.read_bytes())
+                finder.text_value(f"{path} (name)", str(path.relative_to(root)))
+                count += 1
+    return count
+
+
+def scan_log(finder: Finder, records: list[logging.LogRecord]) -> None:
+    for record in records:
+        where = f"log {record.name}"
+        finder.text_value(where, record.getMessage())
+        if record.exc_text:
+            finder.text_value(where, record.exc_text)
+        args = record.args if isinstance(record.args, tuple) else (record.args,)
+        for arg in args:
+            for item in arg if isinstance(arg, list | tuple) else (arg,):
+                if isinstance(item, bytes | bytearray | memoryview):
+                    finder.bytes_value(f"{where} (argument)", bytes(item))
+
+
+@contextlib.contextmanager
+def every_log_record(caplog) -> Iterator[list[logging.LogRecord]]:
+    """Capture every logger at DEBUG, including those that do not propagate."""
+    caplog.set_level(logging.DEBUG)
+    changed = []
+    for logger in [logging.getLogger(n) for n in list(logging.root.manager.loggerDict)]:
+        changed.append((logger, logger.level, logger.propagate))
+        logger.setLevel(logging.DEBUG)
+        if not logger.propagate:
+            logger.addHandler(caplog.handler)
+    try:
+        yield caplog.records
+    finally:
+        for logger, level, propagate in changed:
+            logger.setLevel(level)
+            if not propagate:
+                logger.removeHandler(caplog.handler)
+
+
+@pytest.fixture
+def media_root(settings, tmp_path) -> Path:
+    root = tmp_path / "media"
+    root.mkdir()
+    settings.MEDIA_ROOT = str(root)
+    return root
+
+
+def _log_everyone_in(result) -> int:
+    """Every demo member logs in once, as the login page would: their sessions
+    (key material included) are part of what is seized."""
+    for handle, password, _what in result.logins:
+        request = RequestFactory().post("/login/")
+
+        def view(req, handle=handle, password=password):
+            assert log_in(req, handle=handle, password=password) is not None
+            return HttpResponse("ok")
+
+        SessionMiddleware(AuthenticationMiddleware(VaultMiddleware(view)))(request)
+    return Session.objects.count()
+
+
+def _every_key(result) -> list[bytes]:
+    """Every private key and every compartment key of the demo."""
+    keys = []
+    for handle, password, _what in result.logins:
+        keys.append(unlock_private_key(Member.objects.get(handle=handle), password))
+    recovery = recovery_keyring(organisation=result.organisation, shares=result.recovery_shares[:2])
+    keys += recovery.recovery.values()
+    coordinator = result.coordinator_keyring
+    fresh = Keyring(
+        member_id=coordinator.member_id, member_private_key=coordinator.member_private_key
+    )
+    fresh.load_everything()
+    recovery.load_everything()
+    for ring in (fresh, recovery):
+        keys += [key for _version, key in ring._keys.values()]
+    with unlocked(fresh):
+        keys.append(bytes(Organisation.objects.get(pk=result.organisation.pk).audit_private_key))
+    return list(dict.fromkeys(keys))
+
+
+@pytest.mark.django_db
+def test_a_seized_server_reveals_none_of_the_demo(caplog, media_root):
+    with every_log_record(caplog) as records, CaptureQueriesContext(connection) as queries:
+        result = build_demo()
+        sessions = _log_everyone_in(result)
+        logging.getLogger("safepassage.test").debug("built")  # the capture works
+    log = list(records)
+    needles = sensitive_strings_of(result)
+    assert set(SENSITIVE_STRINGS) <= set(needles)
+    assert len(needles) > len(SENSITIVE_STRINGS)  # the verification phrases drawn
+    keys = _every_key(result)
+    # Every member's private key, every compartment's key, the recovery and audit keys.
+    assert len(keys) == len(result.logins) + Compartment.objects.count() + 2
+
+    finder = Finder(needles, keys)
+    values = scan_database(finder)
+    scan_files(finder, media_root)  # the demo writes no files today; any it writes count
+    scan_log(finder, log)
+
+    assert finder.found == [], finder.found[:20]
+    # Not vacuous: thousands of values, every query logged with its arguments.
+    assert values > 2000
+    assert sessions == len(result.logins)
+    assert len(queries) > 200
+    assert sum(r.name == "django.db.backends" for r in log) >= len(queries) // 2
+    assert any(r.name == "safepassage.test" for r in log)
+
+
+def test_the_scan_finds_a_plaintext_that_leaked(world, media_root):
+    """The scanners are able to fail."""
+    finder = Finder(["Water and a blanket", "吉H 5T902", "Ri Kyong-hui"])
+    scan_database(finder)
+    assert finder.found == []
+
+    write_raw_value(Leg, "notes", world.legs[0].pk, b"\x00Water and a blanket in the back")
+    (media_root / "photo.txt").write_bytes("plate 吉H 5T902".encode())
+    Leg.objects.filter(pk=world.legs[1].pk).update(
+        status=base64.b64encode(b"Ri Kyong-hui").decode()
+    )
+    scan_database(finder)
+    scan_files(finder, media_root)
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "q %s", ([b"ri kyong-hui"],), None)
+    scan_log(finder, [record])
+    assert any("journeys_leg.notes" in f for f in finder.found)
+    assert any("journeys_leg.status (base64)" in f for f in finder.found)
+    assert any("photo.txt" in f for f in finder.found)
+    assert any("log x (argument)" in f for f in finder.found)
+
+    key = bytes(range(32))
+    key_finder = Finder([], [key])
+    Leg.objects.filter(pk=world.legs[1].pk).update(status=key.hex().upper())
+    scan_database(key_finder)
+    assert any("journeys_leg.status" in f for f in key_finder.found)

@@ -1,0 +1,194 @@
+"""Need-to-know as a property: for small random organisations, built and then
+changed through the services, every member's keys open exactly what the
+DESIGN.md rule says, computed from relational data.
+
+The shapes cover cells with no members, legs without a cell, one cell on two
+legs of the same journey (adjacent or not), cases with one or several
+coordinators, a member approved by a coordinator who does not hold the case
+(a pending grant, fulfilled at the next catch-up of one who does), and the
+removal of a member or of a membership.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from safepassage.cases.services import do_add_traveller, do_open_case
+from safepassage.cells.models import CellMembership
+from safepassage.cells.services import do_create_cell, do_remove_member_from_cell
+from safepassage.journeys.services import do_add_leg, do_create_journey
+from safepassage.members.models import Member
+from safepassage.members.services import catch_up_keys, do_remove_member
+from safepassage.roles import Role
+from safepassage.vault.keyring import Keyring, unlocked
+
+from ..factories import OrganisationFactory, make_member
+from .need_to_know import expected_compartments
+from .support import fresh_keyring
+
+
+@dataclass(frozen=True)
+class CaseShape:
+    actor: int  # which coordinator opens the case
+    others: frozenset[int]  # further coordinators of the case
+    legs: tuple[int | None, ...]  # the cell running each leg (None: not chosen yet)
+
+
+@dataclass(frozen=True)
+class Shape:
+    coordinators: int  # including the founder
+    cells: tuple[int, ...]  # members in each cell
+    cases: tuple[CaseShape, ...]
+    late_joiner: tuple[int, int] | None  # (cell, approving coordinator), after the legs exist
+    removal: tuple[str, int] | None  # ("member" | "membership", index)
+
+
+@st.composite
+def shapes(draw, max_cells: int = 3, max_members: int = 2, max_legs: int = 4) -> Shape:
+    coordinators = draw(st.integers(1, 3))
+    cells = tuple(draw(st.lists(st.integers(0, max_members), min_size=1, max_size=max_cells)))
+    coordinator = st.integers(0, coordinators - 1)
+    cell_or_none = st.one_of(st.none(), st.integers(0, len(cells) - 1))
+    cases = tuple(
+        draw(
+            st.lists(
+                st.builds(
+                    CaseShape,
+                    actor=coordinator,
+                    others=st.frozensets(coordinator, max_size=2),
+                    legs=st.lists(cell_or_none, max_size=max_legs).map(tuple),
+                ),
+                min_size=1,
+                max_size=2,
+            )
+        )
+    )
+    late_joiner = draw(st.none() | st.tuples(st.integers(0, len(cells) - 1), coordinator))
+    removal = draw(
+        st.none() | st.tuples(st.sampled_from(["member", "membership"]), st.integers(0, 20))
+    )
+    return Shape(coordinators, cells, cases, late_joiner, removal)
+
+
+# A cell on two legs of one journey, adjacent and not; an idle cell; a leg with
+# no cell; a member joining after the legs exist, approved by a coordinator who
+# does not hold the case; and the removal of a cell member.
+TWO_LEGS_ONE_CELL = Shape(
+    coordinators=2,
+    cells=(1, 2, 1),
+    cases=(
+        CaseShape(actor=0, others=frozenset(), legs=(0, 0, 1, 0, None)),
+        CaseShape(actor=1, others=frozenset({0}), legs=(1, 2)),
+    ),
+    late_joiner=(0, 1),
+    removal=("member", 2),
+)
+
+
+def _build_and_check(shape: Shape) -> None:
+    new = OrganisationFactory()
+    founder, founder_ring = new.founder, new.keyring
+    coordinators: list[tuple[Member, Keyring]] = [(founder, founder_ring)]
+    for _ in range(shape.coordinators - 1):
+        coordinators.append(make_member(founder, founder_ring, role=Role.COORDINATOR))
+    with unlocked(founder_ring):
+        cells = [
+            do_create_cell(actor=founder, codename=f"Cell {i}") for i in range(len(shape.cells))
+        ]
+    members: list[tuple[Member, Keyring]] = list(coordinators)
+    for cell, size in zip(cells, shape.cells, strict=True):
+        members += [make_member(founder, founder_ring, cell=cell) for _ in range(size)]
+
+    for index, case_shape in enumerate(shape.cases):
+        actor, ring = coordinators[case_shape.actor]
+        others = [coordinators[i][0] for i in sorted(case_shape.others)]
+        with unlocked(ring):
+            case = do_open_case(actor=actor, codename=f"Case {index}", coordinators=others)
+            do_add_traveller(actor=actor, case=case, name=f"Traveller {index}")
+            if case_shape.legs:
+                journey = do_create_journey(actor=actor, case=case, title=f"Route {index}")
+                for position, cell_index in enumerate(case_shape.legs):
+                    do_add_leg(
+                        actor=actor,
+                        journey=journey,
+                        cell=None if cell_index is None else cells[cell_index],
+                        route=f"Leg {index}.{position}",
+                    )
+
+    if shape.late_joiner is not None:
+        cell_index, approver = shape.late_joiner
+        approver_member, approver_ring = coordinators[approver]
+        members.append(make_member(approver_member, approver_ring, cell=cells[cell_index]))
+    _catch_up(coordinators)
+
+    if shape.removal is not None:
+        kind, index = shape.removal
+        with unlocked(founder_ring):
+            if kind == "member" and len(members) > 1:
+                target = members[1 + index % (len(members) - 1)][0]  # never the founder
+                do_remove_member(actor=founder, member=target)
+            elif kind == "membership":
+                memberships = list(
+                    CellMembership.objects.filter(cell__in=cells).order_by("joined_at", "pk")
+                )
+                if memberships:
+                    chosen = memberships[index % len(memberships)]
+                    do_remove_member_from_cell(
+                        actor=founder, member=chosen.member, cell=chosen.cell
+                    )
+        _catch_up(coordinators)
+
+    for member, ring in members:
+        member = Member.objects.get(pk=member.pk)
+        assert fresh_keyring(ring).load_everything() == expected_compartments(member), (
+            member.handle,
+            member.role,
+            member.status,
+        )
+
+
+def _catch_up(coordinators: list[tuple[Member, Keyring]]) -> None:
+    """What each coordinator's next login does: fulfil pending grants, rotate."""
+    for member, ring in coordinators:
+        member = Member.objects.get(pk=member.pk)
+        if member.is_approved:
+            keyring = fresh_keyring(ring)
+            with unlocked(keyring):
+                catch_up_keys(member=member, keyring=keyring)
+
+
+def _run_isolated(shape: Shape) -> None:
+    """One example in a transaction that is rolled back: examples do not pile up."""
+    with transaction.atomic():
+        _build_and_check(shape)
+        transaction.set_rollback(True)
+
+
+COMMON = {
+    "deadline": None,
+    "database": None,
+    "suppress_health_check": [
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+}
+
+
+@given(shape=shapes())
+@example(shape=TWO_LEGS_ONE_CELL)
+@settings(max_examples=15, **COMMON)
+def test_keys_follow_the_need_to_know_rule(db, shape):
+    _run_isolated(shape)
+
+
+@pytest.mark.slow
+@given(shape=shapes(max_cells=4, max_members=3, max_legs=6))
+@settings(max_examples=150, **COMMON)
+def test_keys_follow_the_need_to_know_rule_many_shapes(db, shape):
+    _run_isolated(shape)
