@@ -62,10 +62,24 @@ class Keyring:
             raise Locked(f"no key for compartment {compartment_id}") from None
 
     def key_for_opening(self, compartment_id: uuid.UUID, version: int) -> bytes:
+        """The key a value sealed at ``version`` needs, or Locked / SealBroken.
+
+        A newer version than the one held means the compartment was rotated
+        since these keys were resolved: resolve it again (a removed holder then
+        gets Locked). An older one can only be a value the rotation did not
+        re-seal, restored or altered: no key opens it any more, and the reader
+        who holds the compartment is told it failed its integrity check
+        rather than that it does not exist.
+        """
         held_version, key = self.key_for_sealing(compartment_id)
+        if version > held_version:
+            self.forget(compartment_id)
+            held_version, key = self.key_for_sealing(compartment_id)
         if held_version != version:
-            # The value predates a rotation that should have re-sealed it.
-            raise Locked(f"compartment {compartment_id} key version {version} is gone")
+            raise crypto.SealBroken(
+                f"compartment {compartment_id} holds no key version {version} "
+                f"(current is {held_version})"
+            )
         return key
 
     def can_open(self, compartment_id: uuid.UUID) -> bool:

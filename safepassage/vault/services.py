@@ -7,6 +7,7 @@ Each function here must be called inside that transaction.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -19,6 +20,8 @@ from . import crypto
 from .fields import SealedField, SealedModel
 from .keyring import Keyring, Locked, grant_aad
 from .models import Compartment, CompartmentGrant, CompartmentKind, HolderKind, PendingGrant
+
+log = logging.getLogger("safepassage.vault")
 
 if TYPE_CHECKING:
     from safepassage.members.models import Member
@@ -275,6 +278,14 @@ def rotate_due(*, keyring: Keyring, organisation_id: uuid.UUID) -> int:
                     rotate(compartment=compartment, keyring=keyring)
                 done += 1
             except Locked:
+                continue
+            except crypto.SealBroken:
+                # A value in it failed its integrity check, so it cannot be
+                # re-sealed; the rotation stays due and the caller carries on
+                # (a login must not fail because of one tampered record).
+                log.error(
+                    "rotation of compartment %s stopped: a sealed value is broken", compartment.pk
+                )
                 continue
     return done
 

@@ -215,12 +215,18 @@ def test_flipped_bytes_in_a_stored_field_fail(small):
         assert Traveller.objects.get(pk=pk).name == TRAVELLER_NAME
 
 
-def test_a_flipped_version_byte_never_opens(small):
+def test_a_changed_version_is_reported_as_tampering_not_as_missing(small):
+    """A holder reading a value whose version header was changed gets
+    SealBroken (the integrity page), never Locked (a 404 that hides it)."""
     pk = small.traveller.pk
-    tampered = bytearray(raw_value(Traveller, "name", pk))
-    tampered[4] ^= 0x01
-    write_raw_value(Traveller, "name", pk, bytes(tampered))
-    with unlocked(small.ring), pytest.raises((crypto.SealBroken, Locked)):
+    blob = raw_value(Traveller, "name", pk)
+    assert crypto.blob_version(blob) == 1
+    for version in (0, 2, 2**31):
+        write_raw_value(Traveller, "name", pk, blob[:1] + version.to_bytes(4, "big") + blob[5:])
+        with unlocked(small.ring), pytest.raises(crypto.SealBroken):
+            _ = Traveller.objects.get(pk=pk).name
+    # Someone without the compartment still learns nothing but Locked.
+    with unlocked(OrganisationFactory().keyring), pytest.raises(Locked):
         _ = Traveller.objects.get(pk=pk).name
 
 

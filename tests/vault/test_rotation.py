@@ -21,7 +21,7 @@ from safepassage.vault.fields import SealedField
 from safepassage.vault.keyring import Keyring, Locked, unlocked
 from safepassage.vault.models import Compartment, CompartmentGrant, HolderKind
 
-from .support import fresh_keyring, raw_value
+from .support import fresh_keyring, raw_value, write_raw_value
 
 
 def _sealed_snapshot(compartment_id, keyring: Keyring) -> dict:
@@ -129,6 +129,46 @@ def test_only_a_holder_can_rotate(world):
         _rotate(world.legs[0].compartment_id, fresh_keyring(cell_ring))
     assert raw_value(Leg, "route", world.legs[0].pk) == before
     assert Compartment.objects.get(pk=world.legs[0].compartment_id).current_version == 1
+
+
+def test_a_keyring_resolved_before_a_rotation_still_reads_after_it(world):
+    """Another request rotated the compartment after this one resolved its
+    keys: the newer version is resolved again, not refused."""
+    ring = fresh_keyring(world.member(0, 1)[1])
+    leg = world.legs[0]
+    assert ring.can_open(leg.compartment_id)
+    _rotate(leg.compartment_id, fresh_keyring(world.coord_keyring))
+    with unlocked(ring):
+        assert Leg.objects.get(pk=leg.pk).route == "Yanji to Changchun"
+    assert ring.key_for_sealing(leg.compartment_id)[0] == 2
+
+
+def test_a_value_left_at_an_old_version_is_reported_broken(world):
+    """A value the rotation did not re-seal (say, restored from an old backup)."""
+    leg = world.legs[0]
+    old = raw_value(Leg, "route", leg.pk)
+    _rotate(leg.compartment_id, fresh_keyring(world.coord_keyring))
+    write_raw_value(Leg, "route", leg.pk, old)
+    with unlocked(fresh_keyring(world.coord_keyring)), pytest.raises(crypto.SealBroken):
+        _ = Leg.objects.get(pk=leg.pk).route
+
+
+def test_a_broken_value_stops_its_rotation_but_not_the_others(world):
+    """Catching up at login must not fail because one record was tampered with."""
+    gone, _ring = world.member(0, 0)
+    leg = world.legs[0]
+    tampered = bytearray(raw_value(Leg, "route", leg.pk))
+    tampered[-1] ^= 0x01
+    write_raw_value(Leg, "route", leg.pk, bytes(tampered))
+    with unlocked(world.coord_keyring):
+        rotated = do_remove_member(actor=world.coord, member=gone)
+    held = {leg.compartment_id} | _leg_ends(leg)
+    assert rotated >= len(held) - 1
+    assert Compartment.objects.get(pk=leg.compartment_id).rotation_due
+    assert not Compartment.objects.filter(
+        pk__in=held - {leg.compartment_id}, rotation_due=True
+    ).exists()
+    assert raw_value(Leg, "route", leg.pk) == bytes(tampered)
 
 
 # --- removal -----------------------------------------------------------------------------------------
