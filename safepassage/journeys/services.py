@@ -295,6 +295,7 @@ def do_add_leg(
         # The arrival handoff stays the arrival: it moves past the new leg.
         journey.handoffs.filter(position=position).update(position=position + 1)
         _relink_handoffs(journey, keyring)
+        vault.rotate_due(keyring=keyring, organisation_id=actor.organisation_id)
         audit.record(organisation=actor.organisation, actor=actor, verb="leg.add", target=leg)
     return leg
 

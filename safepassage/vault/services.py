@@ -18,7 +18,7 @@ from django.db import transaction
 
 from . import crypto
 from .fields import SealedField, SealedModel
-from .keyring import Keyring, Locked, grant_aad
+from .keyring import Keyring, Locked, grant_aad, unlocked
 from .models import Compartment, CompartmentGrant, CompartmentKind, HolderKind, PendingGrant
 
 log = logging.getLogger("safepassage.vault")
@@ -35,6 +35,40 @@ RECOVERABLE = {CompartmentKind.COORDINATORS, CompartmentKind.CASE}
 def _in_transaction() -> None:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("vault writes must run inside the calling service's transaction")
+
+
+def current_keys(
+    keyring: Keyring, compartment_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, bytes]]:
+    """{compartment: (version, key)} at the versions the database holds now.
+
+    A keyring keeps what it resolved. If another request rotated one of these
+    compartments since, its cached key is stale: wrapping it to a member would
+    hand out a key that opens nothing written from now on, and re-wrapping it
+    under a rotated parent would break the child for everyone who reaches it
+    through that parent. Stale keys are resolved again; the rows stay locked
+    (PostgreSQL) until the caller's transaction ends, so no rotation slips in
+    between. Raises Locked when the keyring cannot reach a current key.
+    """
+    ids = sorted(set(compartment_ids), key=str)
+    current = dict(
+        Compartment.objects.select_for_update()
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", "current_version")
+    )
+    found = {}
+    for compartment_id in ids:
+        if compartment_id not in current:
+            raise Locked(f"compartment {compartment_id} does not exist")
+        version, key = keyring.key_for_sealing(compartment_id)
+        if version != current[compartment_id]:
+            keyring.forget(compartment_id)
+            version, key = keyring.key_for_sealing(compartment_id)
+            if version != current[compartment_id]:
+                raise Locked(f"no current key for compartment {compartment_id}")
+        found[compartment_id] = (version, key)
+    return found
 
 
 def create_compartment(
@@ -67,7 +101,7 @@ def create_compartment(
 def grant_to_member(*, compartment: Compartment, member: Member, keyring: Keyring) -> None:
     """Wrap the compartment's current key to ``member`` (idempotent)."""
     _in_transaction()
-    version, key = keyring.key_for_sealing(compartment.id)
+    version, key = current_keys(keyring, [compartment.id])[compartment.id]
     CompartmentGrant.objects.update_or_create(
         compartment=compartment,
         member=member,
@@ -95,8 +129,9 @@ def grant_or_defer(*, compartment: Compartment, member: Member, keyring: Keyring
 def grant_to_parent(*, compartment: Compartment, parent: Compartment, keyring: Keyring) -> None:
     """Wrap the compartment's key under ``parent``'s key: parent holders open it."""
     _in_transaction()
-    version, key = keyring.key_for_sealing(compartment.id)
-    parent_version, parent_key = keyring.key_for_sealing(parent.id)
+    keys = current_keys(keyring, [compartment.id, parent.id])
+    version, key = keys[compartment.id]
+    parent_version, parent_key = keys[parent.id]
     CompartmentGrant.objects.update_or_create(
         compartment=compartment,
         parent=parent,
@@ -157,12 +192,18 @@ def rotate(*, compartment: Compartment, keyring: Keyring) -> int:
     Old-version grants are destroyed, so a copy of the old key opens nothing
     written from now on. Returns the number of records re-sealed. Raises
     Locked if ``keyring`` cannot open the compartment or its parents.
+
+    ``keyring`` is put in force for the re-sealing, whatever the caller has
+    in force (a login rotates before any request keyring exists).
     """
     _in_transaction()
+    with unlocked(keyring):
+        return _rotate(compartment=compartment, keyring=keyring)
+
+
+def _rotate(*, compartment: Compartment, keyring: Keyring) -> int:
     compartment = Compartment.objects.select_for_update().get(pk=compartment.pk)
-    old_version, _old_key = keyring.key_for_sealing(compartment.id)
-    if old_version != compartment.current_version:
-        raise Locked("stale key for rotation")
+    old_version, _old_key = current_keys(keyring, [compartment.id])[compartment.id]
 
     # 1. Read every value sealed in the compartment while the old key works.
     plain: list[tuple[SealedModel, dict[str, object]]] = []
@@ -181,69 +222,79 @@ def rotate(*, compartment: Compartment, keyring: Keyring) -> int:
     child_grants = list(
         CompartmentGrant.objects.filter(parent=compartment, holder_kind=HolderKind.PARENT)
     )
-    children = {g.compartment_id: keyring.key_for_sealing(g.compartment_id) for g in child_grants}
+    related = current_keys(
+        keyring,
+        [g.compartment_id for g in child_grants]
+        + [g.parent_id for g in grants if g.holder_kind == HolderKind.PARENT and g.parent_id],
+    )
+    children = {g.compartment_id: related[g.compartment_id] for g in child_grants}
     parents = {
-        g.parent_id: keyring.key_for_sealing(g.parent_id)
+        g.parent_id: related[g.parent_id]
         for g in grants
         if g.holder_kind == HolderKind.PARENT and g.parent_id is not None
     }
 
-    # 3. The new key.
+    # 3. The new key. Should anything below fail, the transaction rolls back
+    # and the keyring must not keep a key for a version that never was.
     new_version = old_version + 1
     new_key = crypto.new_data_key()
     compartment.current_version = new_version
     compartment.rotation_due = False
     compartment.save(update_fields=["current_version", "rotation_due"])
     keyring.remember(compartment.id, new_version, new_key)
+    try:
+        # 4. Re-seal under the new key.
+        for record, values in plain:
+            for attname, value in values.items():
+                setattr(record, attname, value)
+            record.save(update_fields=list(values))
 
-    # 4. Re-seal under the new key.
-    for record, values in plain:
-        for attname, value in values.items():
-            setattr(record, attname, value)
-        record.save(update_fields=list(values))
+        # 5. Re-wrap this compartment's grants.
+        from safepassage.members.models import Member
 
-    # 5. Re-wrap this compartment's grants.
-    from safepassage.members.models import Member
-
-    member_keys = dict(
-        Member.objects.filter(
-            pk__in=[g.member_id for g in grants if g.holder_kind == HolderKind.MEMBER]
-        ).values_list("pk", "public_key")
-    )
-    org_recovery = compartment.organisation.recovery_public_key
-    for grant in grants:
-        if grant.holder_kind == HolderKind.MEMBER:
-            assert grant.member_id is not None  # noqa: S101 - enforced by a check constraint
-            grant.wrapped_key = crypto.wrap_key_for_holder(
-                bytes(member_keys[grant.member_id]), new_key
-            )
-        elif grant.holder_kind == HolderKind.RECOVERY:
-            if not org_recovery:
-                grant.delete()
-                continue
-            grant.wrapped_key = crypto.wrap_key_for_holder(bytes(org_recovery), new_key)
-        else:
-            assert grant.parent_id is not None  # noqa: S101 - enforced by a check constraint
-            parent_version, parent_key = parents[grant.parent_id]
-            grant.parent_version = parent_version
-            grant.wrapped_key = crypto.wrap_key_under_parent(
-                parent_key,
-                new_key,
-                grant_aad(compartment.id, new_version, grant.parent_id, parent_version),
-            )
-        grant.version = new_version
-        grant.save(update_fields=["version", "parent_version", "wrapped_key"])
-
-    # 6. Re-wrap the children under the new key.
-    for grant in child_grants:
-        child_version, child_key = children[grant.compartment_id]
-        grant.parent_version = new_version
-        grant.wrapped_key = crypto.wrap_key_under_parent(
-            new_key,
-            child_key,
-            grant_aad(grant.compartment_id, child_version, compartment.id, new_version),
+        member_keys = dict(
+            Member.objects.filter(
+                pk__in=[g.member_id for g in grants if g.holder_kind == HolderKind.MEMBER]
+            ).values_list("pk", "public_key")
         )
-        grant.save(update_fields=["parent_version", "wrapped_key"])
+        org_recovery = compartment.organisation.recovery_public_key
+        for grant in grants:
+            if grant.holder_kind == HolderKind.MEMBER:
+                assert grant.member_id is not None  # noqa: S101 - enforced by a check constraint
+                grant.wrapped_key = crypto.wrap_key_for_holder(
+                    bytes(member_keys[grant.member_id]), new_key
+                )
+            elif grant.holder_kind == HolderKind.RECOVERY:
+                if not org_recovery:
+                    grant.delete()
+                    continue
+                grant.wrapped_key = crypto.wrap_key_for_holder(bytes(org_recovery), new_key)
+            else:
+                assert grant.parent_id is not None  # noqa: S101 - enforced by a check constraint
+                parent_version, parent_key = parents[grant.parent_id]
+                grant.parent_version = parent_version
+                grant.wrapped_key = crypto.wrap_key_under_parent(
+                    parent_key,
+                    new_key,
+                    grant_aad(compartment.id, new_version, grant.parent_id, parent_version),
+                )
+            grant.version = new_version
+            grant.save(update_fields=["version", "parent_version", "wrapped_key"])
+
+        # 6. Re-wrap the children under the new key.
+        for grant in child_grants:
+            child_version, child_key = children[grant.compartment_id]
+            grant.version = child_version
+            grant.parent_version = new_version
+            grant.wrapped_key = crypto.wrap_key_under_parent(
+                new_key,
+                child_key,
+                grant_aad(grant.compartment_id, child_version, compartment.id, new_version),
+            )
+            grant.save(update_fields=["version", "parent_version", "wrapped_key"])
+    except BaseException:
+        keyring.forget(compartment.id)
+        raise
     return len(plain)
 
 

@@ -143,6 +143,62 @@ def test_a_keyring_resolved_before_a_rotation_still_reads_after_it(world):
     assert ring.key_for_sealing(leg.compartment_id)[0] == 2
 
 
+def test_a_stale_keyring_rotating_a_parent_does_not_break_its_children(world):
+    """A keyring that resolved a handoff before another request rotated it,
+    then rotates the case above it: the handoff must stay reachable through
+    the case (re-wrapping the stale handoff key broke it for every coordinator)."""
+    stale = world.coord_keyring
+    handoff = Handoff.objects.get(journey=world.journey, position=1)
+    stale.load_everything()
+    _rotate(handoff.compartment_id, fresh_keyring(world.coord2_keyring))
+    _rotate(world.case.compartment_id, stale)
+    for ring in (world.coord_keyring, world.coord2_keyring, world.member(0)[1]):
+        fresh = fresh_keyring(ring)
+        assert handoff.compartment_id in fresh.load_everything()
+        with unlocked(fresh):
+            assert Handoff.objects.get(pk=handoff.pk).place.startswith("Car park")
+
+
+def test_a_stale_keyring_grants_the_current_key(world):
+    """Granting with a key cached before a rotation would hand out a key that
+    opens nothing written since."""
+    from safepassage.vault.keyring import Keyring as _Keyring
+
+    stale = world.coord_keyring
+    leg = world.legs[0]
+    stale.load_everything()
+    _rotate(leg.compartment_id, fresh_keyring(world.coord2_keyring))
+    newcomer, newcomer_ring = world.member(2)
+    with transaction.atomic(), unlocked(stale):
+        vault.grant_to_member(
+            compartment=Compartment.objects.get(pk=leg.compartment_id),
+            member=newcomer,
+            keyring=stale,
+        )
+    grant = CompartmentGrant.objects.get(compartment_id=leg.compartment_id, member=newcomer)
+    assert grant.version == 2
+    ring = _Keyring(member_id=newcomer.pk, member_private_key=newcomer_ring.member_private_key)
+    with unlocked(ring):
+        assert Leg.objects.get(pk=leg.pk).route == "Yanji to Changchun"
+
+
+def test_a_failed_rotation_leaves_the_keyring_at_the_old_key(world, monkeypatch):
+    ring = fresh_keyring(world.coord_keyring)
+    leg = world.legs[0]
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(vault.crypto, "wrap_key_for_holder", fail)
+    with pytest.raises(RuntimeError):
+        _rotate(leg.compartment_id, ring)
+    monkeypatch.undo()
+    assert Compartment.objects.get(pk=leg.compartment_id).current_version == 1
+    assert ring.key_for_sealing(leg.compartment_id)[0] == 1
+    with unlocked(ring):
+        assert Leg.objects.get(pk=leg.pk).route == "Yanji to Changchun"
+
+
 def test_a_value_left_at_an_old_version_is_reported_broken(world):
     """A value the rotation did not re-seal (say, restored from an old backup)."""
     leg = world.legs[0]
@@ -215,11 +271,12 @@ def test_removal_from_a_cell_takes_its_legs_away(world):
     member, ring = world.member(1)
     held = fresh_keyring(ring).load_everything()
     assert held == {world.legs[1].compartment_id} | _leg_ends(world.legs[1])
+    before = dict(Compartment.objects.filter(pk__in=held).values_list("pk", "current_version"))
     with unlocked(world.coord_keyring):
         do_remove_member_from_cell(actor=world.coord, member=member, cell=world.cells[1])
     assert fresh_keyring(ring).load_everything() == set()
     for compartment in Compartment.objects.filter(pk__in=held):
-        assert compartment.current_version == 2
+        assert compartment.current_version == before[compartment.pk] + 1
     # The handoff shared with cell 0 is rotated and still open to cell 0.
     shared = Handoff.objects.get(from_leg=world.legs[0], to_leg=world.legs[1])
     with unlocked(fresh_keyring(world.member(0)[1])):
@@ -288,11 +345,6 @@ def test_a_captured_keyring_and_its_old_keys_open_nothing_written_after_rotation
             crypto.unwrap_key_as_holder(captured.member_private_key, bytes(grant.wrapped_key))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="journeys.services.do_add_leg revokes the old arrival handoff's cell but "
-    "leaves the rotation for later (do_update_leg and do_move_leg rotate at once)",
-)
 def test_planning_leaves_no_rotation_waiting_that_the_planner_could_do(world):
     """Adding the second leg moves the arrival handoff away from cell 0. Until
     its key rotates, details written for cell 1 are sealed under a key cell 0
@@ -300,3 +352,23 @@ def test_planning_leaves_no_rotation_waiting_that_the_planner_could_do(world):
     due = Compartment.objects.filter(organisation=world.org, rotation_due=True)
     ring = fresh_keyring(world.coord_keyring)
     assert [c.pk for c in due if ring.can_open(c.pk)] == []
+
+
+def test_a_login_performs_the_rotations_due(world, rf):
+    """A removal the acting coordinator could not rotate at once is rotated at the
+    next login of a holder, through the real login path."""
+    from django.contrib.sessions.middleware import SessionMiddleware
+
+    from safepassage.members.services import log_in
+    from safepassage.vault.models import Compartment
+
+    from ..factories import PASSWORD
+
+    case_compartment = Compartment.objects.get(pk=world.case.compartment_id)
+    Compartment.objects.filter(pk=case_compartment.pk).update(rotation_due=True)
+    request = rf.post("/members/login/")
+    SessionMiddleware(lambda r: None).process_request(request)
+    assert log_in(request, handle=world.coord.handle, password=PASSWORD) is not None
+    case_compartment.refresh_from_db()
+    assert case_compartment.rotation_due is False
+    assert case_compartment.current_version == 2
