@@ -89,6 +89,17 @@ TWO_LEGS_ONE_CELL = Shape(
     removal=("member", 2),
 )
 
+# Found by the property: the catch-up rotates the old arrival handoff, then the
+# founder (whose keys were resolved before that) removes the other coordinator
+# and rotates the case above it.
+STALE_CHILD_KEY = Shape(
+    coordinators=2,
+    cells=(1,),
+    cases=(CaseShape(actor=0, others=frozenset({0, 1}), legs=(0, None)),),
+    late_joiner=None,
+    removal=("member", 0),
+)
+
 
 def _build_and_check(shape: Shape) -> None:
     new = OrganisationFactory()
@@ -182,6 +193,7 @@ COMMON = {
 
 @given(shape=shapes())
 @example(shape=TWO_LEGS_ONE_CELL)
+@example(shape=STALE_CHILD_KEY)
 @settings(max_examples=15, **COMMON)
 def test_keys_follow_the_need_to_know_rule(db, shape):
     _run_isolated(shape)
