@@ -347,3 +347,42 @@ def test_each_record_url_opens_for_someone_entitled(client, sweep_world):
         if not opened:
             unreachable.append(pattern.name)
     assert not unreachable, f"no entitled role reaches these patterns: {unreachable}"
+
+
+@pytest.mark.django_db
+def test_pages_without_ids_name_no_foreign_record(client, sweep_world):
+    """List pages, dashboards and API collections: no foreign record's id appears."""
+    world, other, other_member = sweep_world
+    roles = _roles(world, other, other_member)
+    models = [
+        m for m in ALL_MODELS if m is not Member
+    ]  # member ids appear in no listing of another org
+    failures = []
+    checked = 0
+    for pattern in patterns():
+        if pattern.uuid_params or pattern.other_params:
+            continue
+        for label, member, ring, foreign in roles:
+            # A cell member may see the ids of their own cell and their leg's
+            # journey (their own records carry them); nothing else.
+            own = set(
+                Leg.objects.filter(cell__memberships__member=member).values_list(
+                    "cell_id", "journey_id"
+                )
+            )
+            own_ids = {pk for pair in own for pk in pair}
+            client.logout()
+            vault_login(client, member, ring)
+            response = client.get(pattern.url({}))
+            if response.status_code != 200:
+                continue
+            checked += 1
+            body = response.content.decode("utf-8", "replace")
+            for model in models:
+                for pk in foreign(model) - own_ids:
+                    if str(pk) in body or pk.hex in body:
+                        failures.append(
+                            f"{label} GET {pattern.name} names a foreign {model.__name__}"
+                        )
+    assert checked > 10, "too few pages answered to make the sweep meaningful"
+    assert not failures, "\n".join(sorted(set(failures)))

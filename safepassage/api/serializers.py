@@ -18,6 +18,7 @@ from safepassage.journeys.models import (
     LegStatus,
     TransportKind,
 )
+from safepassage.journeys.selectors import legs_for
 from safepassage.vault import keyring
 
 PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
@@ -73,8 +74,14 @@ class HandoffSerializer(serializers.Serializer):
     journey = serializers.UUIDField(source="journey_id", read_only=True)
     position = serializers.IntegerField(read_only=True)
     kind = serializers.SerializerMethodField()
-    from_leg = serializers.UUIDField(source="from_leg_id", read_only=True, allow_null=True)
-    to_leg = serializers.UUIDField(source="to_leg_id", read_only=True, allow_null=True)
+    from_leg = serializers.SerializerMethodField(
+        help_text="The leg arriving with the traveller; null for the pickup, and for a "
+        "leg the caller may not see (another cell's leg is not theirs to know)."
+    )
+    to_leg = serializers.SerializerMethodField(
+        help_text="The leg receiving the traveller; null for the arrival, and for a leg "
+        "the caller may not see."
+    )
     status = serializers.ChoiceField(choices=HandoffStatus.choices, read_only=True)
     window_start = serializers.DateTimeField(read_only=True, allow_null=True)
     window_end = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -89,6 +96,24 @@ class HandoffSerializer(serializers.Serializer):
     phrase_challenge = SealedCharField(help_text="Said by the side arriving with the traveller.")
     phrase_response = SealedCharField(help_text="Answered by the side receiving the traveller.")
     has_photo = serializers.SerializerMethodField()
+
+    def _visible_leg(self, leg_id):
+        """``leg_id`` if the caller may see that leg, else None (one query per response)."""
+        if leg_id is None:
+            return None
+        visible = self.context.get("_visible_leg_ids")
+        if visible is None:
+            visible = set(legs_for(self.context["request"].user).values_list("pk", flat=True))
+            self.context["_visible_leg_ids"] = visible
+        return leg_id if leg_id in visible else None
+
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_from_leg(self, handoff):
+        return self._visible_leg(handoff.from_leg_id)
+
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_to_leg(self, handoff):
+        return self._visible_leg(handoff.to_leg_id)
 
     @extend_schema_field(serializers.ChoiceField(choices=HANDOFF_KINDS))
     def get_kind(self, handoff) -> str:

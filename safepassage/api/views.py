@@ -99,7 +99,7 @@ def _legs_with_ends(request: Request, legs: QuerySet[Leg]) -> list[Leg]:
 def _leg_answer(request: Request, leg_id: uuid.UUID) -> dict:
     """One leg with its ends, after access to it was established by ``get_leg``."""
     (leg,) = _legs_with_ends(request, journeys.legs_for(request.user).filter(pk=leg_id))
-    return LegSerializer(leg).data
+    return LegSerializer(leg, context={"request": request}).data
 
 
 def _get_leg(request: Request, leg_id: uuid.UUID) -> Leg:
@@ -126,7 +126,11 @@ class LegList(ApiView):
         legs = journeys.legs_for(request.user).order_by(
             "-journey__created_at", "journey_id", "position"
         )
-        return Response(LegSerializer(_legs_with_ends(request, legs), many=True).data)
+        return Response(
+            LegSerializer(
+                _legs_with_ends(request, legs), many=True, context={"request": request}
+            ).data
+        )
 
 
 class LegDetail(ApiView):
@@ -210,7 +214,7 @@ class HandoffDetail(ApiView):
         record = journeys.get_handoff(request.user, handoff)
         scope_of(request).check_handoff(record)
         _load_keys(request, [record])
-        return Response(HandoffSerializer(record).data)
+        return Response(HandoffSerializer(record, context={"request": request}).data)
 
 
 # --- cases (coordinators) ---------------------------------------------------------------------
@@ -275,4 +279,4 @@ class CaseDetail(ApiView):
                 if leg.cell is not None
             },
         )
-        return Response(CaseDetailSerializer(record).data)
+        return Response(CaseDetailSerializer(record, context={"request": request}).data)
