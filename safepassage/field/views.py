@@ -16,6 +16,7 @@ import functools
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
@@ -28,16 +29,33 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from safepassage import roles
+from safepassage.alerts import selectors as alerts
+from safepassage.alerts import services as alert_services
+from safepassage.alerts.models import Alert, AlertStatus
+from safepassage.checkins import deadlines
+from safepassage.checkins import services as checkin_services
 from safepassage.core.errors import ServiceError
 from safepassage.journeys import selectors as journeys
 from safepassage.journeys import services as journey_services
-from safepassage.journeys.models import Handoff, Leg, LegStatus, TransportKind
+from safepassage.journeys.models import (
+    OPEN_LEG_STATUSES,
+    Handoff,
+    JourneyStatus,
+    Leg,
+    LegStatus,
+    TransportKind,
+)
 from safepassage.members.models import MemberStatus
 from safepassage.members.services import log_out
 
-from .forms import HANDED_OFF, START, LegActionForm
+from .forms import HANDED_OFF, START, AcknowledgeForm, CheckinForm, LegActionForm, ProblemForm
 
 PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
+# The last check-in's receipt, kept in the (server-side) session from the POST
+# to the page it redirects to, and shown there once.
+RECEIPT_KEY = "field_checkin_receipt"
+# How many open alerts a cell lead sees at the top of their legs.
+MAX_ALERTS_SHOWN = 10
 
 
 def member_zone_name(member) -> str:
@@ -130,6 +148,8 @@ class LegCard:
     readable: bool
     start: HandoffCard | None
     end: HandoffCard | None
+    # When the cell is next expected to check in (plaintext: the worker needs it).
+    next_due: datetime | None = None
 
     @property
     def transport_label(self) -> str:
@@ -145,6 +165,16 @@ class LegCard:
     @property
     def can_hand_off(self) -> bool:
         return self.leg.status == LegStatus.STARTED
+
+    @property
+    def is_open(self) -> bool:
+        return self.leg.status in OPEN_LEG_STATUSES
+
+    @property
+    def can_check_in(self) -> bool:
+        """Check-ins and problem reports are open: the leg runs and its journey
+        is under way (the services refuse anything else, with a message)."""
+        return self.readable and self.is_open and self.leg.journey.status == JourneyStatus.ACTIVE
 
 
 def _handoff_at(leg: Leg, name: str) -> Handoff | None:
@@ -176,6 +206,7 @@ def _cards(request: HttpRequest, legs: list[Leg]) -> list[LegCard]:
             keyring.can_open(leg.compartment_id),
             card(ends[leg.pk][0], True),
             card(ends[leg.pk][1], False),
+            deadlines.next_due(leg),
         )
         for leg in legs
     ]
@@ -188,14 +219,112 @@ def _context(member, **extra) -> dict:
 # --- pages ------------------------------------------------------------------------------
 
 
-@require_GET
-@field_view(coordinators_to_dashboard=True)
-def my_legs(request: HttpRequest) -> HttpResponse:
+@dataclass
+class AlertRow:
+    alert: Alert
+    readable: bool
+    can_acknowledge: bool
+
+
+def _open_alerts(request: HttpRequest) -> list[AlertRow]:
+    """Open alerts the member sees (a cell lead: those of their cell's legs;
+    anyone: the problems they reported), with an Acknowledge button only
+    where they may handle it. Duress alerts never reach the field pages."""
+    member = request.user
+    found = list(
+        alerts.alerts_for(member)
+        .filter(status=AlertStatus.OPEN)
+        .select_related("leg")
+        .order_by("severity", "-raised_at")[:MAX_ALERTS_SHOWN]
+    )
+    keyring = request.keyring  # type: ignore[attr-defined]
+    keyring.load({a.compartment_id for a in found if a.compartment_id})
+    return [
+        AlertRow(
+            alert,
+            alert.compartment_id is not None and keyring.can_open(alert.compartment_id),
+            alert_services.can_handle(member, alert),
+        )
+        for alert in found
+    ]
+
+
+def _render_my_legs(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
     legs = list(journeys.my_field_legs(request.user))
     return render(
         request,
         "field/my_legs.html",
-        _context(request.user, cards=_cards(request, legs), title=_("My legs")),
+        _context(
+            request.user,
+            cards=_cards(request, legs),
+            alert_rows=_open_alerts(request),
+            error=error,
+            title=_("My legs"),
+        ),
+        status=status,
+    )
+
+
+@require_GET
+@field_view(coordinators_to_dashboard=True)
+def my_legs(request: HttpRequest) -> HttpResponse:
+    return _render_my_legs(request)
+
+
+@require_http_methods(["GET", "POST"])
+@field_view()
+def acknowledge(request: HttpRequest) -> HttpResponse:
+    """A cell lead acknowledges an open alert of their leg: it stops climbing."""
+    if request.method != "POST":
+        return redirect("field:my_legs")
+    form = AcknowledgeForm(request.POST)
+    if not form.is_valid():
+        raise Http404
+    record = alerts.get_alert(request.user, form.cleaned_data["alert"])
+    try:
+        alert_services.do_acknowledge_alert(actor=request.user, alert=record)
+    except ServiceError as error:
+        return _render_my_legs(request, error=str(error))
+    messages.success(request, _("Acknowledged. Your coordinators can see you are on it."))
+    return redirect("field:my_legs")
+
+
+def _receipt(request: HttpRequest, leg: Leg) -> dict | None:
+    """The receipt of a check-in just made on ``leg``, once."""
+    kept = request.session.get(RECEIPT_KEY)
+    if not kept or kept.get("leg") != str(leg.pk):
+        return None
+    del request.session[RECEIPT_KEY]
+    next_due = kept.get("next_due")
+    return {
+        "message": kept["message"],
+        "at": datetime.fromisoformat(kept["at"]),
+        "next_due": datetime.fromisoformat(next_due) if next_due else None,
+    }
+
+
+def _render_leg(
+    request: HttpRequest,
+    record: Leg,
+    *,
+    form: LegActionForm | None = None,
+    checkin_form: CheckinForm | None = None,
+    problem_form: ProblemForm | None = None,
+) -> HttpResponse:
+    (card,) = _cards(request, [record])
+    return render(
+        request,
+        "field/leg.html",
+        _context(
+            request.user,
+            card=card,
+            form=form if form is not None else LegActionForm(),
+            checkin_form=checkin_form if checkin_form is not None else CheckinForm(),
+            problem_form=problem_form if problem_form is not None else ProblemForm(),
+            has_pins=checkin_services.has_pins(request.user),
+            receipt=_receipt(request, record) if request.method == "GET" else None,
+            title=_("Your leg"),
+        ),
     )
 
 
@@ -217,12 +346,62 @@ def leg_detail(request: HttpRequest, leg) -> HttpResponse:
             form.add_error(None, str(error))
         else:
             return redirect("field:leg", leg=record.pk)
-    (card,) = _cards(request, [record])
-    return render(
-        request,
-        "field/leg.html",
-        _context(request.user, card=card, form=form, title=_("Your leg")),
-    )
+    return _render_leg(request, record, form=form if request.method == "POST" else None)
+
+
+@require_http_methods(["GET", "POST"])
+@field_view()
+def check_in(request: HttpRequest, leg) -> HttpResponse:
+    """A check-in. A normal and a duress PIN get the very same answer: the
+    same redirect to the same receipt; only the server knows the difference."""
+    record = journeys.get_leg(request.user, leg)
+    if request.method != "POST":
+        return redirect("field:leg", leg=record.pk)
+    form = CheckinForm(request.POST)
+    if form.is_valid():
+        try:
+            receipt = checkin_services.do_check_in(
+                actor=request.user,
+                leg=record,
+                pin=form.cleaned_data["pin"],
+                note=form.cleaned_data["note"],
+            )
+        except ServiceError as error:
+            form.add_error(None, str(error))
+        else:
+            request.session[RECEIPT_KEY] = {
+                "leg": str(record.pk),
+                "message": receipt.message,
+                "at": receipt.at.isoformat(),
+                "next_due": receipt.next_due_at.isoformat() if receipt.next_due_at else None,
+            }
+            return redirect("field:leg", leg=record.pk)
+    return _render_leg(request, record, checkin_form=form)
+
+
+@require_http_methods(["GET", "POST"])
+@field_view()
+def report_problem(request: HttpRequest, leg) -> HttpResponse:
+    """A problem on the leg (an unscheduled stop, a demand for money, ...):
+    an alert for the coordinators, recorded against the leg."""
+    record = journeys.get_leg(request.user, leg)
+    if request.method != "POST":
+        return redirect("field:leg", leg=record.pk)
+    form = ProblemForm(request.POST)
+    if form.is_valid():
+        try:
+            checkin_services.do_report_problem(
+                actor=request.user,
+                leg=record,
+                kind=form.cleaned_data["kind"],
+                details=form.cleaned_data["details"],
+            )
+        except ServiceError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("Your coordinators have been alerted."))
+            return redirect("field:leg", leg=record.pk)
+    return _render_leg(request, record, problem_form=form)
 
 
 @require_GET

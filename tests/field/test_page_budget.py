@@ -1,0 +1,101 @@
+"""Every field page stays small (a cheap phone on a bad link), needs no
+JavaScript, keeps nothing in the browser, labels its controls and offers
+the quick exit, in the states the warning system adds: forms, receipts,
+refusals and a lead's list of open alerts."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.urls import reverse
+
+from safepassage.alerts.models import AlertKind
+from safepassage.checkins.services import do_report_problem
+from safepassage.field.views import MAX_ALERTS_SHOWN
+from safepassage.vault.keyring import unlocked
+from tests.alerts.support import CHECKIN_PIN, make_lead, start_first_leg
+from tests.dashboard.test_layout import CONTROL, _unlabelled_controls
+
+pytestmark = pytest.mark.django_db
+
+BUDGET = 20 * 1024  # bytes: the page and its one stylesheet, uncompressed
+
+
+def _stylesheet_size() -> int:
+    path = finders.find("field/field.css")
+    assert path, "field.css not found"
+    with open(path, "rb") as handle:
+        return len(handle.read())
+
+
+def _check(response, label: str) -> str:
+    body = response.content.decode()
+    size = len(response.content) + _stylesheet_size()
+    assert size <= BUDGET, f"{label}: {size} bytes with its stylesheet"
+    lower = body.lower()
+    assert "<script" not in lower, label
+    assert "style=" not in lower, label
+    assert not re.search(r"\son[a-z]+=", lower), label
+    assert "http://" not in lower and "https://" not in lower, label
+    assert "<img" not in lower, label
+    assert f'action="{reverse("field:exit")}"' in body, f"{label}: no quick exit"
+    assert "no-store" in response["Cache-Control"], label
+    assert not _unlabelled_controls(body), (label, _unlabelled_controls(body))
+    ids = re.findall(r'\sid="([^"]+)"', body)
+    assert len(ids) == len(set(ids)), (label, "duplicate ids")
+    return body
+
+
+def test_the_warning_system_pages_stay_within_budget(world, login):
+    leg, member, ring = start_first_leg(world)
+    long_text = "A long account of what happened on the road. " * 45  # ~2,000 characters
+    with unlocked(ring):
+        for i in range(MAX_ALERTS_SHOWN + 2):
+            kind = (AlertKind.OTHER, AlertKind.POLICE_CHECK, AlertKind.MONEY_DEMAND)[i % 3]
+            do_report_problem(actor=member, leg=leg, kind=kind, details=long_text[:2000])
+    lead, lead_ring = make_lead(world, 0, 1)
+    client = login(member, ring)
+    leg_url = reverse("field:leg", kwargs={"leg": leg.pk})
+    check_in = reverse("field:check_in", kwargs={"leg": leg.pk})
+    problem = reverse("field:report_problem", kwargs={"leg": leg.pk})
+
+    controls = 0
+    body = _check(client.get(leg_url), "leg page")
+    controls += len(CONTROL.findall(body))
+    assert 'name="pin"' in body and 'name="kind"' in body
+
+    response = client.post(check_in, {"pin": "0000", "note": long_text[:2000]})
+    body = _check(response, "refused check-in")
+    assert "That PIN is not right." in body
+
+    response = client.post(problem, {"kind": "other", "details": ""})
+    _check(response, "refused report")
+
+    response = client.post(check_in, {"pin": CHECKIN_PIN, "note": "ok"})
+    body = _check(client.get(response["Location"]), "receipt")
+    assert 'class="receipt"' in body
+
+    _check(client.get(reverse("field:my_legs")), "my legs (member)")
+    _check(client.get(reverse("field:leg", kwargs={"leg": world.legs[1].pk})), "field 404")
+
+    client = login(lead, lead_ring)
+    body = _check(client.get(reverse("field:my_legs")), "my legs (lead, many alerts)")
+    assert body.count('name="alert"') == MAX_ALERTS_SHOWN  # a short list, the worst first
+    assert body.count("Police check") >= 4
+    controls += len(CONTROL.findall(body))
+    response = client.post(reverse("field:acknowledge"), {"alert": "not-a-uuid"})
+    _check(response, "acknowledge 404")
+    assert controls > 15  # the label check looked at real forms
+
+
+def test_field_pages_do_not_load_the_coordinator_layout(world, login):
+    """No notification badge or alert count on a field page: a phone in the
+    wrong hands must not show that anything was raised."""
+    leg, member, ring = start_first_leg(world)
+    body = login(member, ring).get(reverse("field:leg", kwargs={"leg": leg.pk})).content.decode()
+    assert "notify-badge" not in body
+    assert reverse("alerts:list") not in body
+    assert settings.STATIC_URL + "field/field.css" in body
