@@ -290,11 +290,11 @@ def acknowledge(request: HttpRequest) -> HttpResponse:
 
 
 def _receipt(request: HttpRequest, leg: Leg) -> dict | None:
-    """The receipt of a check-in just made on ``leg``, once."""
-    kept = request.session.get(RECEIPT_KEY)
+    """The receipt of a check-in just made on ``leg``, once: the next leg page
+    shown takes it out of the session, whichever leg it is for."""
+    kept = request.session.pop(RECEIPT_KEY, None)
     if not kept or kept.get("leg") != str(leg.pk):
         return None
-    del request.session[RECEIPT_KEY]
     next_due = kept.get("next_due")
     return {
         "message": kept["message"],
