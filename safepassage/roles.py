@@ -25,3 +25,32 @@ def is_cell_member(member) -> bool:
         and member.role == Role.CELL_MEMBER
         and member.is_approved
     )
+
+
+def require_coordinator(actor) -> None:
+    """Refuse (ServiceError) unless ``actor`` is an approved coordinator."""
+    from django.utils.translation import gettext as _
+
+    from safepassage.core.errors import ServiceError
+
+    if not is_coordinator(actor):
+        raise ServiceError(_("Only a coordinator can do this."))
+
+
+def coordinates_case(actor, case) -> bool:
+    """True when ``actor`` is an approved coordinator linked to ``case``."""
+    from safepassage.cases.models import CaseCoordinator
+
+    return (
+        is_coordinator(actor) and CaseCoordinator.objects.filter(case=case, member=actor).exists()
+    )
+
+
+def require_case_coordinator(actor, case) -> None:
+    """Refuse (ServiceError) unless ``actor`` coordinates ``case``."""
+    from django.utils.translation import gettext as _
+
+    from safepassage.core.errors import ServiceError
+
+    if not coordinates_case(actor, case):
+        raise ServiceError(_("Only a coordinator of this case can do this."))

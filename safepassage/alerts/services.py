@@ -20,7 +20,6 @@ from django.utils.translation import gettext as _
 
 from safepassage import roles
 from safepassage.audit import services as audit
-from safepassage.cases.models import CaseCoordinator
 from safepassage.cells.models import CellMembership
 from safepassage.core.errors import ServiceError
 
@@ -31,11 +30,7 @@ MAX_NOTE = 4000
 
 
 def _coordinates_case(actor, alert: Alert) -> bool:
-    return (
-        roles.is_coordinator(actor)
-        and alert.case_id is not None
-        and CaseCoordinator.objects.filter(case_id=alert.case_id, member=actor).exists()
-    )
+    return alert.case_id is not None and roles.coordinates_case(actor, alert.case_id)
 
 
 def _is_cell_lead(actor, alert: Alert) -> bool:

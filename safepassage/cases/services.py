@@ -24,14 +24,6 @@ from .models import (
 )
 
 
-def _require_case_coordinator(actor, case: Case) -> None:
-    if (
-        not roles.is_coordinator(actor)
-        or not CaseCoordinator.objects.filter(case=case, member=actor).exists()
-    ):
-        raise ServiceError(_("Only a coordinator of this case can do this."))
-
-
 def add_event(*, case: Case, kind: str, text: str, actor=None, compartment=None) -> CaseEvent:
     """A timeline entry, sealed in the case's compartment unless another is given
     (a cell member's leg update is sealed in the leg's compartment, which the
@@ -54,8 +46,7 @@ def do_open_case(
     coordinators: list | None = None,
 ) -> Case:
     """Open a case with its own compartment, held by ``actor`` and ``coordinators``."""
-    if not roles.is_coordinator(actor):
-        raise ServiceError(_("Only a coordinator can do this."))
+    roles.require_coordinator(actor)
     if not codename.strip():
         raise ServiceError(_("A case needs a code name."))
     others = [m for m in (coordinators or []) if m.pk != actor.pk]
@@ -84,7 +75,7 @@ def do_open_case(
 def do_update_case(
     *, actor, case: Case, codename: str, needs: str, consent: dict, summary: str
 ) -> Case:
-    _require_case_coordinator(actor, case)
+    roles.require_case_coordinator(actor, case)
     with transaction.atomic():
         case.codename = codename.strip()
         case.needs = needs
@@ -96,7 +87,7 @@ def do_update_case(
 
 
 def do_add_case_coordinator(*, actor, case: Case, member) -> None:
-    _require_case_coordinator(actor, case)
+    roles.require_case_coordinator(actor, case)
     if member.organisation_id != actor.organisation_id or not roles.is_coordinator(member):
         raise ServiceError(_("Only coordinators of this organisation can coordinate a case."))
     with transaction.atomic():
@@ -122,7 +113,7 @@ def do_add_traveller(
     description: str = "",
     needs: str = "",
 ) -> Traveller:
-    _require_case_coordinator(actor, case)
+    roles.require_case_coordinator(actor, case)
     if not name.strip():
         raise ServiceError(_("A traveller needs a name."))
     with transaction.atomic():
@@ -157,7 +148,7 @@ def do_update_traveller(
     description: str,
     needs: str,
 ) -> Traveller:
-    _require_case_coordinator(actor, traveller.case)
+    roles.require_case_coordinator(actor, traveller.case)
     if not name.strip():
         raise ServiceError(_("A traveller needs a name."))
     with transaction.atomic():
@@ -185,7 +176,7 @@ def set_status(*, case: Case, status: str) -> None:
 
 
 def do_change_case_status(*, actor, case: Case, status: str, note: str = "") -> Case:
-    _require_case_coordinator(actor, case)
+    roles.require_case_coordinator(actor, case)
     if status not in CaseStatus.values:
         raise ServiceError(_("Unknown status."))
     if status not in CASE_TRANSITIONS[case.status]:
@@ -211,7 +202,7 @@ def do_change_case_status(*, actor, case: Case, status: str, note: str = "") -> 
 
 
 def do_add_case_note(*, actor, case: Case, text: str) -> CaseEvent:
-    _require_case_coordinator(actor, case)
+    roles.require_case_coordinator(actor, case)
     if not text.strip():
         raise ServiceError(_("A note cannot be empty."))
     with transaction.atomic():

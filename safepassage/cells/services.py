@@ -14,13 +14,8 @@ from safepassage.vault.keyring import require
 from .models import Cell, CellMembership, CellStatus
 
 
-def _require_coordinator(actor) -> None:
-    if not roles.is_coordinator(actor):
-        raise ServiceError(_("Only a coordinator can do this."))
-
-
 def do_create_cell(*, actor, codename: str, specialty: str = "", notes: str = "") -> Cell:
-    _require_coordinator(actor)
+    roles.require_coordinator(actor)
     if not codename.strip():
         raise ServiceError(_("A cell needs a code name."))
     with transaction.atomic():
@@ -36,7 +31,7 @@ def do_create_cell(*, actor, codename: str, specialty: str = "", notes: str = ""
 def do_update_cell(
     *, actor, cell: Cell, codename: str, specialty: str, notes: str, status: str
 ) -> Cell:
-    _require_coordinator(actor)
+    roles.require_coordinator(actor)
     if status not in CellStatus.values:
         raise ServiceError(_("Unknown status."))
     with transaction.atomic():
@@ -89,7 +84,7 @@ def do_add_member_to_cell(*, actor, member, cell: Cell, is_lead: bool = False) -
     """Add ``member`` to ``cell``. With ``is_lead`` they become the cell's only
     lead, also when they are in the cell already; without it an existing
     member keeps their role (ending a lead role is ``do_set_cell_lead``'s job)."""
-    _require_coordinator(actor)
+    roles.require_coordinator(actor)
     if (
         member.organisation_id != actor.organisation_id
         or cell.organisation_id != actor.organisation_id
@@ -113,7 +108,7 @@ def do_add_member_to_cell(*, actor, member, cell: Cell, is_lead: bool = False) -
 def do_set_cell_lead(*, actor, cell: Cell, member, is_lead: bool) -> CellMembership:
     """Make ``member`` the lead of ``cell`` (the previous lead, if any, stops
     being lead) or end their lead role, leaving the cell without a lead."""
-    _require_coordinator(actor)
+    roles.require_coordinator(actor)
     if cell.organisation_id != actor.organisation_id:
         raise ServiceError(_("That cell does not exist."))
     if member.organisation_id != actor.organisation_id:
@@ -140,7 +135,7 @@ def do_remove_member_from_cell(*, actor, member, cell: Cell) -> None:
     cell, and those compartments are rotated."""
     from safepassage.journeys.services import sync_cell_grants
 
-    _require_coordinator(actor)
+    roles.require_coordinator(actor)
     if cell.organisation_id != actor.organisation_id:
         raise ServiceError(_("That cell does not exist."))
     keyring = require()

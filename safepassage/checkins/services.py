@@ -26,7 +26,6 @@ from safepassage import roles
 from safepassage.alerts.escalation import raise_alert
 from safepassage.alerts.models import PROBLEM_KINDS, Alert, AlertKind
 from safepassage.audit import services as audit
-from safepassage.cases.models import CaseCoordinator
 from safepassage.cells.models import CellMembership
 from safepassage.core.errors import ServiceError
 from safepassage.journeys.models import OPEN_LEG_STATUSES, JourneyStatus, Leg
@@ -273,11 +272,7 @@ def do_set_checkin_plan(
 ) -> CheckinPlan:
     """A coordinator of the case sets the leg's expected check-ins (minutes).
     Pending deadlines follow at once."""
-    if (
-        not roles.is_coordinator(actor)
-        or not CaseCoordinator.objects.filter(case_id=leg.journey.case_id, member=actor).exists()
-    ):
-        raise ServiceError(_("Only a coordinator of this case can do this."))
+    roles.require_case_coordinator(actor, leg.journey.case)
     if leg.status not in OPEN_LEG_STATUSES or leg.journey.status in (
         JourneyStatus.COMPLETED,
         JourneyStatus.ABORTED,

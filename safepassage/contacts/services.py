@@ -15,8 +15,7 @@ from .models import Contact, ContactStatus
 def do_create_contact(
     *, actor, name: str, role_description: str = "", phone: str = "", notes: str = ""
 ) -> Contact:
-    if not roles.is_coordinator(actor):
-        raise ServiceError(_("Only a coordinator can do this."))
+    roles.require_coordinator(actor)
     if not name.strip():
         raise ServiceError(_("A contact needs a name or alias."))
     with transaction.atomic():
@@ -42,8 +41,7 @@ def do_update_contact(
     notes: str,
     status: str,
 ) -> Contact:
-    if not roles.is_coordinator(actor):
-        raise ServiceError(_("Only a coordinator can do this."))
+    roles.require_coordinator(actor)
     if status not in ContactStatus.values:
         raise ServiceError(_("Unknown status."))
     with transaction.atomic():

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from safepassage import roles
 from safepassage.audit import services as audit
-from safepassage.cases.models import Case, CaseCoordinator, CaseEventKind, CaseStatus
+from safepassage.cases.models import Case, CaseEventKind, CaseStatus
 from safepassage.cases.services import add_event, set_status
 from safepassage.cells.models import Cell, CellMembership
 from safepassage.core.errors import ServiceError
@@ -53,14 +53,6 @@ MAX_PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
 
 
 # --- permission helpers ------------------------------------------------------------
-
-
-def _require_case_coordinator(actor, case: Case) -> None:
-    if (
-        not roles.is_coordinator(actor)
-        or not CaseCoordinator.objects.filter(case=case, member=actor).exists()
-    ):
-        raise ServiceError(_("Only a coordinator of this case can do this."))
 
 
 def _require_planning(journey: Journey) -> None:
@@ -206,7 +198,7 @@ def _destroy_compartment_of(record) -> None:
 
 
 def do_create_journey(*, actor, case: Case, title: str) -> Journey:
-    _require_case_coordinator(actor, case)
+    roles.require_case_coordinator(actor, case)
     if not title.strip():
         raise ServiceError(_("A journey needs a title."))
     with transaction.atomic():
@@ -224,7 +216,7 @@ def do_create_journey(*, actor, case: Case, title: str) -> Journey:
 
 def do_start_journey(*, actor, journey: Journey) -> Journey:
     """Open the journey to its cells: they can now start their legs."""
-    _require_case_coordinator(actor, journey.case)
+    roles.require_case_coordinator(actor, journey.case)
     if journey.status != JourneyStatus.PLANNING:
         raise ServiceError(_("Only a journey being planned can be started."))
     if not journey.legs.exists():
@@ -261,7 +253,7 @@ def do_add_leg(
     notes: str = "",
 ) -> Leg:
     """Append a leg; the journey gets a handoff on each side of it."""
-    _require_case_coordinator(actor, journey.case)
+    roles.require_case_coordinator(actor, journey.case)
     _require_planning(journey)
     _check_window(window_start, window_end)
     _check_cell(actor, cell)
@@ -314,7 +306,7 @@ def do_update_leg(
     vehicle: str,
     notes: str,
 ) -> Leg:
-    _require_case_coordinator(actor, leg.journey.case)
+    roles.require_case_coordinator(actor, leg.journey.case)
     _require_planning(leg.journey)
     _check_window(window_start, window_end)
     _check_cell(actor, cell)
@@ -355,7 +347,7 @@ def do_update_leg(
 
 def do_move_leg(*, actor, leg: Leg, offset: int) -> None:
     """Move a planned leg one place earlier (-1) or later (+1)."""
-    _require_case_coordinator(actor, leg.journey.case)
+    roles.require_case_coordinator(actor, leg.journey.case)
     journey = leg.journey
     if journey.status != JourneyStatus.PLANNING:
         raise ServiceError(_("Legs can be reordered only while the journey is being planned."))
@@ -376,7 +368,7 @@ def do_move_leg(*, actor, leg: Leg, offset: int) -> None:
 
 def do_remove_leg(*, actor, leg: Leg) -> None:
     """Remove a leg while planning; its key is destroyed with it."""
-    _require_case_coordinator(actor, leg.journey.case)
+    roles.require_case_coordinator(actor, leg.journey.case)
     journey = leg.journey
     if journey.status != JourneyStatus.PLANNING:
         raise ServiceError(_("Legs can be removed only while the journey is being planned."))
@@ -431,7 +423,7 @@ def do_update_handoff(
     """Set what each side needs to recognise the other. A new photo replaces the old."""
     from django.conf import settings
 
-    _require_case_coordinator(actor, handoff.journey.case)
+    roles.require_case_coordinator(actor, handoff.journey.case)
     _require_planning(handoff.journey)
     _check_window(window_start, window_end)
     if photo is not None:
@@ -463,7 +455,7 @@ def do_update_handoff(
 
 def do_new_phrases(*, actor, handoff: Handoff) -> Handoff:
     """Draw a fresh one-time verification phrase pair."""
-    _require_case_coordinator(actor, handoff.journey.case)
+    roles.require_case_coordinator(actor, handoff.journey.case)
     with transaction.atomic():
         handoff.phrase_challenge, handoff.phrase_response = new_phrase_pair()
         handoff.save(update_fields=["phrase_challenge", "phrase_response"])

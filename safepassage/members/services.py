@@ -57,11 +57,6 @@ def unlock_private_key(member: Member, password: str) -> bytes:
     )
 
 
-def _require_coordinator(actor) -> None:
-    if not roles.is_coordinator(actor):
-        raise ServiceError(_("Only a coordinator can do this."))
-
-
 # --- login ------------------------------------------------------------------------
 
 
@@ -172,7 +167,7 @@ def do_invite_member(
     lifetime: timedelta = INVITATION_LIFETIME,
 ) -> tuple[Invitation, str]:
     """An invitation and its one-time token (shown once, only its digest stored)."""
-    _require_coordinator(actor)
+    roles.require_coordinator(actor)
     if role not in Role.values:
         raise ServiceError(_("Unknown role."))
     if role == Role.CELL_MEMBER and cell is None:
@@ -254,7 +249,7 @@ def do_accept_invitation(*, token: str, handle: str, password: str) -> tuple[Mem
 
 
 def do_revoke_invitation(*, actor: Member, invitation: Invitation) -> None:
-    _require_coordinator(actor)
+    roles.require_coordinator(actor)
     with transaction.atomic():
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
@@ -274,7 +269,7 @@ def do_approve_member(*, actor: Member, member: Member) -> None:
     """
     from safepassage.cells.services import add_member_to_cell_keys
 
-    _require_coordinator(actor)
+    roles.require_coordinator(actor)
     if (
         member.organisation_id != actor.organisation_id
         or member.status != MemberStatus.AWAITING_APPROVAL
@@ -311,7 +306,7 @@ def do_remove_member(*, actor: Member, member: Member) -> int:
     from safepassage.cells.models import CellMembership
     from safepassage.vault.models import Compartment, CompartmentGrant, HolderKind, PendingGrant
 
-    _require_coordinator(actor)
+    roles.require_coordinator(actor)
     if member.organisation_id != actor.organisation_id:
         raise ServiceError(_("That member does not exist."))
     if member.pk == actor.pk:

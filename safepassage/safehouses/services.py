@@ -15,8 +15,7 @@ from .models import SafeHouse, SafeHouseStatus
 def do_create_safe_house(
     *, actor, codename: str, place: str, capacity: int, keeper_notes: str = ""
 ) -> SafeHouse:
-    if not roles.is_coordinator(actor):
-        raise ServiceError(_("Only a coordinator can do this."))
+    roles.require_coordinator(actor)
     if capacity < 1:
         raise ServiceError(_("Capacity must be at least one person."))
     with transaction.atomic():
@@ -41,8 +40,7 @@ def do_update_safe_house(
     keeper_notes: str,
     status: str,
 ) -> SafeHouse:
-    if not roles.is_coordinator(actor):
-        raise ServiceError(_("Only a coordinator can do this."))
+    roles.require_coordinator(actor)
     if capacity < 1:
         raise ServiceError(_("Capacity must be at least one person."))
     if status not in SafeHouseStatus.values:
