@@ -5,8 +5,9 @@ DESIGN.md rule says, computed from relational data.
 The shapes cover cells with no members, legs without a cell, one cell on two
 legs of the same journey (adjacent or not), cases with one or several
 coordinators, a member approved by a coordinator who does not hold the case
-(a pending grant, fulfilled at the next catch-up of one who does), and the
-removal of a member or of a membership.
+(a pending grant, fulfilled at the next catch-up of one who does), legs moved,
+removed or handed to another cell while planning, and the removal of a member
+or of a membership.
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ from hypothesis import strategies as st
 from safepassage.cases.services import do_add_traveller, do_open_case
 from safepassage.cells.models import CellMembership
 from safepassage.cells.services import do_create_cell, do_remove_member_from_cell
-from safepassage.journeys.services import do_add_leg, do_create_journey
+from safepassage.core.errors import ServiceError
+from safepassage.journeys.models import Leg
+from safepassage.journeys.services import (
+    do_add_leg,
+    do_create_journey,
+    do_move_leg,
+    do_remove_leg,
+    do_update_leg,
+)
 from safepassage.members.models import Member
 from safepassage.members.services import catch_up_keys, do_remove_member
 from safepassage.roles import Role
@@ -46,6 +55,8 @@ class Shape:
     cases: tuple[CaseShape, ...]
     late_joiner: tuple[int, int] | None  # (cell, approving coordinator), after the legs exist
     removal: tuple[str, int] | None  # ("member" | "membership", index)
+    # Planning changes after the legs exist: (what, case, leg, new cell).
+    edits: tuple[tuple[str, int, int, int | None], ...] = ()
 
 
 @st.composite
@@ -72,12 +83,20 @@ def shapes(draw, max_cells: int = 3, max_members: int = 2, max_legs: int = 4) ->
     removal = draw(
         st.none() | st.tuples(st.sampled_from(["member", "membership"]), st.integers(0, 20))
     )
-    return Shape(coordinators, cells, cases, late_joiner, removal)
+    edit = st.tuples(
+        st.sampled_from(["earlier", "later", "remove", "recell"]),
+        st.integers(0, 1),
+        st.integers(0, max_legs),
+        cell_or_none,
+    )
+    edits = tuple(draw(st.lists(edit, max_size=2)))
+    return Shape(coordinators, cells, cases, late_joiner, removal, edits)
 
 
 # A cell on two legs of one journey, adjacent and not; an idle cell; a leg with
-# no cell; a member joining after the legs exist, approved by a coordinator who
-# does not hold the case; and the removal of a cell member.
+# no cell; a leg handed to another cell and a leg moved; a member joining after
+# the legs exist, approved by a coordinator who does not hold the case; and the
+# removal of a cell member.
 TWO_LEGS_ONE_CELL = Shape(
     coordinators=2,
     cells=(1, 2, 1),
@@ -87,6 +106,7 @@ TWO_LEGS_ONE_CELL = Shape(
     ),
     late_joiner=(0, 1),
     removal=("member", 2),
+    edits=(("recell", 1, 0, 0), ("earlier", 0, 3, None)),
 )
 
 # Found by the property: the catch-up rotates the old arrival handoff, then the
@@ -115,6 +135,7 @@ def _build_and_check(shape: Shape) -> None:
     for cell, size in zip(cells, shape.cells, strict=True):
         members += [make_member(founder, founder_ring, cell=cell) for _ in range(size)]
 
+    journeys = {}
     for index, case_shape in enumerate(shape.cases):
         actor, ring = coordinators[case_shape.actor]
         others = [coordinators[i][0] for i in sorted(case_shape.others)]
@@ -123,6 +144,7 @@ def _build_and_check(shape: Shape) -> None:
             do_add_traveller(actor=actor, case=case, name=f"Traveller {index}")
             if case_shape.legs:
                 journey = do_create_journey(actor=actor, case=case, title=f"Route {index}")
+                journeys[index] = (journey, coordinators[case_shape.actor])
                 for position, cell_index in enumerate(case_shape.legs):
                     do_add_leg(
                         actor=actor,
@@ -130,6 +152,16 @@ def _build_and_check(shape: Shape) -> None:
                         cell=None if cell_index is None else cells[cell_index],
                         route=f"Leg {index}.{position}",
                     )
+
+    for what, case_index, position, cell_index in shape.edits:
+        if case_index not in journeys:
+            continue
+        journey, (actor, ring) = journeys[case_index]
+        legs = list(journey.legs.order_by("position"))
+        if legs:
+            leg = legs[position % len(legs)]
+            cell = None if cell_index is None else cells[cell_index]
+            _edit(what, actor, ring, leg, cell)
 
     if shape.late_joiner is not None:
         cell_index, approver = shape.late_joiner
@@ -161,6 +193,30 @@ def _build_and_check(shape: Shape) -> None:
             member.role,
             member.status,
         )
+
+
+def _edit(what: str, actor: Member, ring: Keyring, leg: Leg, cell) -> None:
+    """One planning change, through the services; a refusal changes nothing."""
+    with unlocked(ring):
+        try:
+            if what in ("earlier", "later"):
+                do_move_leg(actor=actor, leg=leg, offset=-1 if what == "earlier" else 1)
+            elif what == "remove":
+                do_remove_leg(actor=actor, leg=leg)
+            else:
+                do_update_leg(
+                    actor=actor,
+                    leg=leg,
+                    cell=cell,
+                    window_start=leg.window_start,
+                    window_end=leg.window_end,
+                    transport=leg.transport,
+                    route=leg.route,
+                    vehicle=leg.vehicle,
+                    notes=leg.notes,
+                )
+        except ServiceError:
+            pass
 
 
 def _catch_up(coordinators: list[tuple[Member, Keyring]]) -> None:
