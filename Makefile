@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	DJANGO_SETTINGS_MODULE=safepassage.settings.test $(BIN)/safepassage compiletranslations
 	touch $(STAMP)
 
 # Local development secrets, generated once and never committed.
