@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from safepassage.core.errors import ServiceError
-from safepassage.dashboard.access import MemberRequest, coordinator_view, posted, refuse
+from safepassage.dashboard.access import MemberRequest, coordinator_view, refuse
+from safepassage.dashboard.crud import form_page
 from safepassage.journeys.models import OPEN_LEG_STATUSES
 from safepassage.journeys.selectors import legs_for_coordinator
 
@@ -30,40 +34,34 @@ def list_view(request: MemberRequest) -> HttpResponse:
 
 @coordinator_view
 def new_view(request: MemberRequest) -> HttpResponse:
-    form = CellForm(posted(request))
-    if request.method == "POST" and form.is_valid():
-        try:
-            cell = services.do_create_cell(actor=request.user, **form.cleaned_data)
-        except ServiceError as error:
-            refuse(form, error)
-        else:
-            messages.success(request, _("The cell is created. Add its members next."))
-            return redirect("cells:detail", cell=cell.pk)
-    return render(request, "cells/form.html", {"form": form, "title": _("Create a cell")})
+    return form_page(
+        request,
+        CellForm,
+        save=functools.partial(services.do_create_cell, actor=request.user),
+        saved_message=_("The cell is created. Add its members next."),
+        success_url=lambda cell: reverse("cells:detail", kwargs={"cell": cell.pk}),
+        template="cells/form.html",
+        context={"title": _("Create a cell")},
+    )
 
 
 @coordinator_view
 def edit_view(request: MemberRequest, cell) -> HttpResponse:
     record = selectors.get_cell(request.user, cell)
-    form = CellEditForm(
-        posted(request),
+    return form_page(
+        request,
+        CellEditForm,
         initial={
             "codename": record.codename,
             "specialty": record.specialty,
             "notes": record.notes,
             "status": record.status,
         },
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.do_update_cell(actor=request.user, cell=record, **form.cleaned_data)
-        except ServiceError as error:
-            refuse(form, error)
-        else:
-            messages.success(request, _("The cell is saved."))
-            return redirect("cells:detail", cell=record.pk)
-    return render(
-        request, "cells/form.html", {"form": form, "cell": record, "title": _("Edit the cell")}
+        save=functools.partial(services.do_update_cell, actor=request.user, cell=record),
+        saved_message=_("The cell is saved."),
+        success_url=reverse("cells:detail", kwargs={"cell": record.pk}),
+        template="cells/form.html",
+        context={"cell": record, "title": _("Edit the cell")},
     )
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
+import functools
+
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from safepassage.core.errors import ServiceError
-from safepassage.dashboard.access import MemberRequest, coordinator_view, posted, refuse
+from safepassage.dashboard.access import MemberRequest, coordinator_view
+from safepassage.dashboard.crud import form_page
 
 from . import selectors, services
 from .forms import ContactEditForm, ContactForm
@@ -22,23 +23,23 @@ def list_view(request: MemberRequest) -> HttpResponse:
 
 @coordinator_view
 def new_view(request: MemberRequest) -> HttpResponse:
-    form = ContactForm(posted(request))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.do_create_contact(actor=request.user, **form.cleaned_data)
-        except ServiceError as error:
-            refuse(form, error)
-        else:
-            messages.success(request, _("The contact is saved."))
-            return redirect("contacts:list")
-    return render(request, "contacts/form.html", {"form": form, "title": _("Add a contact")})
+    return form_page(
+        request,
+        ContactForm,
+        save=functools.partial(services.do_create_contact, actor=request.user),
+        saved_message=_("The contact is saved."),
+        success_url="contacts:list",
+        template="contacts/form.html",
+        context={"title": _("Add a contact")},
+    )
 
 
 @coordinator_view
 def edit_view(request: MemberRequest, contact) -> HttpResponse:
     record = selectors.get_contact(request.user, contact)
-    form = ContactEditForm(
-        posted(request),
+    return form_page(
+        request,
+        ContactEditForm,
         initial={
             "name": record.name,
             "role_description": record.role_description,
@@ -46,17 +47,9 @@ def edit_view(request: MemberRequest, contact) -> HttpResponse:
             "notes": record.notes,
             "status": record.status,
         },
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.do_update_contact(actor=request.user, contact=record, **form.cleaned_data)
-        except ServiceError as error:
-            refuse(form, error)
-        else:
-            messages.success(request, _("The contact is saved."))
-            return redirect("contacts:list")
-    return render(
-        request,
-        "contacts/form.html",
-        {"form": form, "contact": record, "title": _("Edit a contact")},
+        save=functools.partial(services.do_update_contact, actor=request.user, contact=record),
+        saved_message=_("The contact is saved."),
+        success_url="contacts:list",
+        template="contacts/form.html",
+        context={"contact": record, "title": _("Edit a contact")},
     )

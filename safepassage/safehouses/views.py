@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
+import functools
+
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from safepassage.core.errors import ServiceError
-from safepassage.dashboard.access import MemberRequest, coordinator_view, posted, refuse
+from safepassage.dashboard.access import MemberRequest, coordinator_view
+from safepassage.dashboard.crud import form_page
 
 from . import selectors, services
 from .forms import SafeHouseEditForm, SafeHouseForm
@@ -22,23 +23,23 @@ def list_view(request: MemberRequest) -> HttpResponse:
 
 @coordinator_view
 def new_view(request: MemberRequest) -> HttpResponse:
-    form = SafeHouseForm(posted(request))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.do_create_safe_house(actor=request.user, **form.cleaned_data)
-        except ServiceError as error:
-            refuse(form, error)
-        else:
-            messages.success(request, _("The safe house is saved."))
-            return redirect("safehouses:list")
-    return render(request, "safehouses/form.html", {"form": form, "title": _("Add a safe house")})
+    return form_page(
+        request,
+        SafeHouseForm,
+        save=functools.partial(services.do_create_safe_house, actor=request.user),
+        saved_message=_("The safe house is saved."),
+        success_url="safehouses:list",
+        template="safehouses/form.html",
+        context={"title": _("Add a safe house")},
+    )
 
 
 @coordinator_view
 def edit_view(request: MemberRequest, house) -> HttpResponse:
     record = selectors.get_safe_house(request.user, house)
-    form = SafeHouseEditForm(
-        posted(request),
+    return form_page(
+        request,
+        SafeHouseEditForm,
         initial={
             "codename": record.codename,
             "place": record.place,
@@ -46,17 +47,9 @@ def edit_view(request: MemberRequest, house) -> HttpResponse:
             "keeper_notes": record.keeper_notes,
             "status": record.status,
         },
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.do_update_safe_house(actor=request.user, house=record, **form.cleaned_data)
-        except ServiceError as error:
-            refuse(form, error)
-        else:
-            messages.success(request, _("The safe house is saved."))
-            return redirect("safehouses:list")
-    return render(
-        request,
-        "safehouses/form.html",
-        {"form": form, "house": record, "title": _("Edit a safe house")},
+        save=functools.partial(services.do_update_safe_house, actor=request.user, house=record),
+        saved_message=_("The safe house is saved."),
+        success_url="safehouses:list",
+        template="safehouses/form.html",
+        context={"house": record, "title": _("Edit a safe house")},
     )

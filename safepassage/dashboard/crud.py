@@ -1,0 +1,58 @@
+"""The form page most coordinator records use to be created or edited.
+
+A GET shows the form (with ``initial`` values when editing). A POST that the
+form accepts goes to ONE service; if the service refuses, its message is shown
+on the form and nothing changes; if it succeeds, the member gets a message and
+is sent on. Views stay small explicit functions: they pick the record through a
+selector, then hand the rest to :func:`form_page`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+
+from safepassage.core.errors import ServiceError
+
+from .access import MemberRequest, posted, refuse
+
+T = TypeVar("T")
+
+
+def form_page(
+    request: MemberRequest,
+    form_class: type[forms.Form],
+    *,
+    save: Callable[..., T],
+    saved_message: str,
+    success_url: str | Callable[[T], str],
+    template: str,
+    context: Mapping[str, Any],
+    initial: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """Render ``template`` with ``form_class``; on a valid POST call ``save``.
+
+    - ``save`` is the service call, given the form's cleaned data as keyword
+      arguments (bind ``actor`` and the record beforehand, for example with
+      ``functools.partial``);
+    - ``success_url`` is a URL or URL name to go to after saving, or a function
+      of what ``save`` returned that gives one (for a page of the new record);
+    - ``context`` is added to the template context next to ``form``.
+    """
+    form = form_class(posted(request), initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = save(**form.cleaned_data)
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, saved_message)
+            if callable(success_url):
+                return redirect(success_url(result))
+            return redirect(success_url)
+    return render(request, template, {"form": form, **context})
