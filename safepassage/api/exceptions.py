@@ -7,6 +7,8 @@
   pages (``vault/tampered.html``);
 - ``ServiceError`` (a write refused by a service, nothing changed): 400 with
   the service's message;
+- a request body that is not valid: 400 ``{"detail": "<field>: <first
+  error>", "fields": {<field>: [<errors>]}}``, so every 400 has a ``detail``;
 - anything DRF knows (401, 405, 415, ...): DRF's own answer.
 
 Configured as ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``.
@@ -53,4 +55,20 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.NotFound()
     elif isinstance(exc, ServiceError):
         exc = Refused(str(exc))
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if isinstance(exc, exceptions.ValidationError) and response is not None:
+        response.data = {"detail": _first_error(exc.detail), "fields": response.data}
+    return response
+
+
+def _first_error(detail, field: str = "") -> str:
+    """``"pin: This field is required."`` from a ValidationError's details."""
+    if isinstance(detail, dict):
+        for name, value in detail.items():
+            key = name if name != "non_field_errors" else ""
+            return _first_error(value, f"{field}.{key}" if field and key else key or field)
+    elif isinstance(detail, list) and detail:
+        return _first_error(detail[0], field)
+    elif detail:
+        return f"{field}: {detail}" if field else str(detail)
+    return _("The request is not valid.")

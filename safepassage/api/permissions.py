@@ -10,10 +10,11 @@ here only decide who may use an endpoint at all:
   403 that confirms the endpoint or a record exists.
 
 ``Scope`` is what the request's credential allows on top of what the member
-may see. A session carries the whole member. A per-cell token (planned)
-will carry one cell: the legs of that cell and the handoffs at their ends,
-and no coordinators' endpoints. Views pass every selector result through the
-request's scope, so adding such a token needs no change to the views.
+may see. A session carries the whole member. A cell token
+(``authentication.TokenCredential``) carries one cell: the legs of that cell
+and the handoffs at their ends, no coordinators' endpoints, and no token
+management (a token cannot issue or revoke tokens). Views pass every
+selector result through the request's scope.
 """
 
 from __future__ import annotations
@@ -95,3 +96,11 @@ class IsCoordinator(_Entitled):
 
     def entitled(self, request, user) -> bool:
         return roles.is_coordinator(user) and scope_of(request).is_whole_member
+
+
+class IsCellMemberInPerson(_Entitled):
+    """An approved cell member with a credential reaching their whole account (the
+    token endpoints: a token never issues or revokes tokens)."""
+
+    def entitled(self, request, user) -> bool:
+        return roles.is_cell_member(user) and scope_of(request).is_whole_member

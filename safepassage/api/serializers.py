@@ -1,4 +1,6 @@
-"""JSON shapes of the API. Read-only: writes go through the services.
+"""JSON shapes of the API. Records are read-only: writes go through the
+services, and the few request bodies (check-ins, problem reports, tokens) are
+validated here and handed to one service each.
 
 Sealed fields are plain strings here: reading them opens them with the
 keyring in force. A record whose key has not reached the member yet (a grant
@@ -20,6 +22,8 @@ from safepassage.journeys.models import (
 )
 from safepassage.journeys.selectors import legs_for
 from safepassage.vault import keyring
+
+from .permissions import scope_of
 
 PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
 HANDOFF_KINDS = (
@@ -103,7 +107,10 @@ class HandoffSerializer(serializers.Serializer):
             return None
         visible = self.context.get("_visible_leg_ids")
         if visible is None:
-            visible = set(legs_for(self.context["request"].user).values_list("pk", flat=True))
+            request = self.context["request"]
+            visible = set(
+                scope_of(request).legs(legs_for(request.user)).values_list("pk", flat=True)
+            )
             self.context["_visible_leg_ids"] = visible
         return leg_id if leg_id in visible else None
 
@@ -198,3 +205,116 @@ class CaseSerializer(serializers.Serializer):
 class CaseDetailSerializer(CaseSerializer):
     travellers = TravellerSerializer(many=True, read_only=True)
     journeys = JourneySerializer(many=True, read_only=True)
+
+
+# --- check-ins and problem reports (bridges and field scripts) ---------------------------
+
+
+class SecondsDateTimeField(serializers.DateTimeField):
+    """A time to the second, always the same shape (``2025-05-01T08:30:00Z``): a
+    receipt's length never depends on its microseconds."""
+
+    def to_representation(self, value):
+        if value is None:
+            return None
+        return super().to_representation(value.replace(microsecond=0))
+
+
+class CheckinRequestSerializer(serializers.Serializer):
+    pin = serializers.CharField(
+        max_length=64,
+        trim_whitespace=True,
+        help_text="The member's check-in PIN (or, under duress, their duress PIN: the "
+        "answer is the same).",
+    )
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=True,
+        help_text="Optional, sealed in the leg's compartment (at most 2000 characters).",
+    )
+
+
+class CheckinReceiptSerializer(serializers.Serializer):
+    """What the sender is told. The same for a check-in with the duress PIN."""
+
+    at = SecondsDateTimeField(read_only=True, help_text="When the check-in was recorded.")
+    next_due_at = SecondsDateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the cell is next expected to check in; null when nothing is due.",
+    )
+    message = serializers.CharField(read_only=True)
+
+
+def _problem_choices() -> list[tuple[str, object]]:
+    from safepassage.alerts.models import PROBLEM_KINDS
+
+    return [(kind.value, kind.label) for kind in PROBLEM_KINDS]
+
+
+class ProblemRequestSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=_problem_choices())
+    details = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=True,
+        help_text="What happened, sealed in the leg's compartment (at most 2000 "
+        "characters). Required for `other`.",
+    )
+
+
+class ProblemReceiptSerializer(serializers.Serializer):
+    at = SecondsDateTimeField(read_only=True, help_text="When the report was recorded.")
+    message = serializers.CharField(read_only=True)
+
+
+# --- cell tokens ---------------------------------------------------------------------------
+
+TOKEN_STATES = (
+    ("active", "usable until `expires_at`"),
+    ("expired", "past `expires_at`"),
+    ("revoked", "revoked by its member"),
+)
+
+
+class TokenIssueSerializer(serializers.Serializer):
+    cell = serializers.UUIDField(help_text="One of the member's cells: the token reaches only it.")
+    # ``label`` shadows Field.label only for type checkers: DRF takes declared fields off the class.
+    label = serializers.CharField(  # type: ignore[assignment]
+        max_length=80,
+        help_text="A name to recognise the token by. Sealed: only its member reads it.",
+    )
+    expires_in_days = serializers.IntegerField(
+        min_value=1, max_value=90, default=90, required=False
+    )
+
+
+class TokenSerializer(serializers.Serializer):
+    """A token as its member sees it: never the token itself."""
+
+    id = serializers.UUIDField(read_only=True)
+    cell = serializers.UUIDField(source="cell_id", read_only=True)
+    label = serializers.SerializerMethodField()  # type: ignore[assignment]
+    state = serializers.ChoiceField(source="status", choices=TOKEN_STATES, read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    expires_at = serializers.DateTimeField(read_only=True)
+    last_used_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Within a minute."
+    )
+    revoked_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_label(self, token) -> str | None:
+        return token.label_for(keyring.current())
+
+
+class IssuedTokenSerializer(TokenSerializer):
+    token = serializers.SerializerMethodField(
+        help_text="The token. Shown this once: the server keeps only a digest of it."
+    )
+
+    def get_token(self, issued) -> str:
+        return self.context["token"]

@@ -12,9 +12,13 @@ v1 = [
     path("legs/<uuid:leg>/", views.LegDetail.as_view(), name="leg"),
     path("legs/<uuid:leg>/start/", views.LegStart.as_view(), name="leg_start"),
     path("legs/<uuid:leg>/handed-off/", views.LegHandedOff.as_view(), name="leg_handed_off"),
+    path("legs/<uuid:leg>/checkins/", views.LegCheckin.as_view(), name="leg_checkins"),
+    path("legs/<uuid:leg>/problems/", views.LegProblem.as_view(), name="leg_problems"),
     path("handoffs/<uuid:handoff>/", views.HandoffDetail.as_view(), name="handoff"),
     path("cases/", views.CaseList.as_view(), name="cases"),
     path("cases/<uuid:case>/", views.CaseDetail.as_view(), name="case"),
+    path("tokens/", views.TokenList.as_view(), name="tokens"),
+    path("tokens/<uuid:token>/revoke/", views.TokenRevoke.as_view(), name="token_revoke"),
 ]
 
 urlpatterns = [

@@ -13,25 +13,42 @@ import contextlib
 import uuid
 
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.http import Http404
+from django.utils import translation
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from safepassage.cases import selectors as cases
 from safepassage.cases.models import Case
+from safepassage.checkins import services as checkin_services
 from safepassage.journeys import selectors as journeys
 from safepassage.journeys import services as journey_services
 from safepassage.journeys.models import Handoff, Leg
+from safepassage.members.middleware import member_language
+from safepassage.vault import keyring
 
-from .permissions import IsCoordinator, IsMember, Scope, scope_of
+from . import selectors as api_selectors
+from . import services as api_services
+from .authentication import CellTokenAuthentication, SessionAuthentication, TokenCredential
+from .permissions import IsCellMemberInPerson, IsCoordinator, IsMember, Scope, scope_of
 from .serializers import (
     CaseDetailSerializer,
     CaseSerializer,
+    CheckinReceiptSerializer,
+    CheckinRequestSerializer,
     ErrorSerializer,
     HandoffSerializer,
+    IssuedTokenSerializer,
     LegSerializer,
+    ProblemReceiptSerializer,
+    ProblemRequestSerializer,
+    TokenIssueSerializer,
+    TokenSerializer,
 )
 
 NOT_SIGNED_IN = OpenApiResponse(ErrorSerializer, description="Not signed in.")
@@ -48,16 +65,65 @@ REFUSED = OpenApiResponse(
 READ_ERRORS = {401: NOT_SIGNED_IN, 404: NOT_FOUND, 409: TAMPERED}
 
 
+VALIDATION = OpenApiResponse(
+    ErrorSerializer,
+    description="The body is not valid (`detail` says why; `fields` has each field's "
+    "errors), or the action was refused; nothing changed.",
+)
+WRITE_ERRORS = {400: VALIDATION, **READ_ERRORS}
+
+
 class ApiView(APIView):
     # Base for every endpoint: answers are never stored by the client's cache.
+    # A cell token's keyring is put in force from authentication until the
+    # answer is built (the vault middleware ran before DRF authenticated).
     # (A comment, not a docstring: view docstrings become operation descriptions.)
 
+    authentication_classes = [CellTokenAuthentication, SessionAuthentication]
     permission_classes = [IsMember]
+    # False: a cell token is recognised (to answer 404) but the endpoint is not for it.
+    cell_token_reaches = True
+    _language: str | None = None
+
+    def dispatch(self, request, *args, **kwargs):
+        with contextlib.ExitStack() as stack:
+            self._credential_context = stack
+            return super().dispatch(request, *args, **kwargs)
+
+    def perform_authentication(self, request: Request) -> None:
+        super().perform_authentication(request)
+        credential = request.auth
+        if isinstance(credential, TokenCredential):
+            request._request.keyring = credential.keyring  # type: ignore[attr-defined]
+            self._credential_context.enter_context(keyring.unlocked(credential.keyring))
+            # The member's language, as the pages use it (the middleware that
+            # picks it saw no member: DRF had not authenticated yet).
+            language = member_language(request.user)
+            if language is not None:
+                self._credential_context.enter_context(translation.override(language))
+                self._language = language
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # Both schemes, session first: ``Session realm=..., Bearer realm=...``.
+        return ", ".join(
+            header
+            for auth in reversed(self.get_authenticators())
+            if (header := auth.authenticate_header(request))
+        )
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         add_never_cache_headers(response)  # decrypted records: no-store, private
+        if self._language is not None:
+            response.headers["Content-Language"] = self._language
         return response
+
+
+def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict:
+    """The request body, validated (400 with ``detail`` and ``fields`` otherwise)."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 # --- reading helpers ----------------------------------------------------------------------
@@ -106,6 +172,21 @@ def _get_leg(request: Request, leg_id: uuid.UUID) -> Leg:
     leg = journeys.get_leg(request.user, leg_id)
     scope_of(request).check_leg(leg)
     return leg
+
+
+def _reachable_leg(request: Request, leg_id: uuid.UUID, *, refused_verb: str) -> Leg:
+    """The leg, for a check-in or a report; a leg out of reach is the common 404,
+    and the attempt is written to the audit log (nothing dropped silently)."""
+    try:
+        return _get_leg(request, leg_id)
+    except Http404:
+        api_services.record_unreachable_leg(
+            actor=request.user,
+            verb=refused_verb,
+            leg_id=leg_id,
+            token_id=getattr(request.auth, "token_id", None),
+        )
+        raise
 
 
 # --- legs ---------------------------------------------------------------------------------
@@ -196,6 +277,122 @@ class LegHandedOff(_LegAction):
         journey_services.do_mark_leg_handed_off(actor=actor, leg=leg)
 
 
+# --- check-ins and problem reports ------------------------------------------------------
+
+
+class LegCheckin(ApiView):
+    @extend_schema(
+        operation_id="legs_checkin",
+        summary="Check in: a sign of life from the leg's cell",
+        description=(
+            "For a member of the leg's cell (a bridge uses a token of that cell), while "
+            "the leg runs. The PIN is the member's check-in PIN. Sent with the member's "
+            "duress PIN, the check-in is recorded the same way and the answer is the "
+            "same in every byte (status, headers, body shape, message), while a critical "
+            "alert silently goes to the case's coordinators. A wrong PIN, a finished "
+            "leg or a journey not yet started is a 400 whose `detail` says why; every "
+            "refusal is written to the audit log."
+        ),
+        request=CheckinRequestSerializer,
+        responses={201: CheckinReceiptSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request: Request, leg: uuid.UUID) -> Response:
+        record = _reachable_leg(request, leg, refused_verb="checkin.refused")
+        data = _valid(CheckinRequestSerializer, request)
+        receipt = checkin_services.do_check_in(
+            actor=request.user, leg=record, pin=data["pin"], note=data["note"]
+        )
+        return Response(CheckinReceiptSerializer(receipt).data, status=status.HTTP_201_CREATED)
+
+
+class LegProblem(ApiView):
+    @extend_schema(
+        operation_id="legs_report_problem",
+        summary="Report a problem on the leg: it alerts the coordinators",
+        description=(
+            "For a member of the leg's cell, while the leg runs. Each kind is its own "
+            "alert, recorded against the leg; `details` are sealed. The answer only "
+            "confirms the report was received."
+        ),
+        request=ProblemRequestSerializer,
+        responses={201: ProblemReceiptSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request: Request, leg: uuid.UUID) -> Response:
+        record = _reachable_leg(request, leg, refused_verb="alert.report_refused")
+        data = _valid(ProblemRequestSerializer, request)
+        alert = checkin_services.do_report_problem(
+            actor=request.user, leg=record, kind=data["kind"], details=data["details"]
+        )
+        answer = {"at": alert.raised_at, "message": _("Your coordinators have been alerted.")}
+        return Response(ProblemReceiptSerializer(answer).data, status=status.HTTP_201_CREATED)
+
+
+# --- cell tokens (for bridges) -----------------------------------------------------------
+
+
+class TokenList(ApiView):
+    permission_classes = [IsCellMemberInPerson]
+    cell_token_reaches = False
+
+    @extend_schema(
+        operation_id="tokens_list",
+        summary="The member's own cell tokens",
+        description=(
+            "Cell members, signed in with their session (a token does not list tokens). "
+            "Newest first, with revoked and expired ones. Never the token itself."
+        ),
+        responses={200: TokenSerializer(many=True), 401: NOT_SIGNED_IN, 404: NOT_FOUND},
+    )
+    def get(self, request: Request) -> Response:
+        found = api_selectors.tokens_for(request.user).order_by("-created_at")
+        return Response(TokenSerializer(found, many=True).data)
+
+    @extend_schema(
+        operation_id="tokens_create",
+        summary="Issue a token scoped to one of the member's cells, for a bridge",
+        description=(
+            "Cell members, signed in with their session. The token acts as the member "
+            "on that cell's legs only, until it expires (90 days unless fewer are asked "
+            "for) or is revoked. It is in this answer once: the server keeps a digest "
+            "of it and the member's private key sealed under it, never the token."
+        ),
+        request=TokenIssueSerializer,
+        responses={201: IssuedTokenSerializer, 400: VALIDATION, 401: NOT_SIGNED_IN, 404: NOT_FOUND},
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(TokenIssueSerializer, request)
+        issued = api_services.do_issue_cell_token(
+            actor=request.user,
+            cell=data["cell"],
+            label=data["label"],
+            days=data["expires_in_days"],
+        )
+        return Response(
+            IssuedTokenSerializer(issued.record, context={"token": issued.token}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class TokenRevoke(ApiView):
+    permission_classes = [IsCellMemberInPerson]
+    cell_token_reaches = False
+
+    @extend_schema(
+        operation_id="tokens_revoke",
+        summary="Revoke one of the member's tokens, at once",
+        description=(
+            "Cell members, signed in with their session, for their own tokens; anyone "
+            "else gets 404. Revoking a revoked token changes nothing."
+        ),
+        request=None,
+        responses={200: TokenSerializer, 401: NOT_SIGNED_IN, 404: NOT_FOUND},
+    )
+    def post(self, request: Request, token: uuid.UUID) -> Response:
+        record = api_selectors.get_token(request.user, token)
+        api_services.do_revoke_cell_token(actor=request.user, token=record)
+        return Response(TokenSerializer(record).data)
+
+
 # --- handoffs -----------------------------------------------------------------------------
 
 
@@ -222,6 +419,7 @@ class HandoffDetail(ApiView):
 
 class CaseList(ApiView):
     permission_classes = [IsCoordinator]
+    cell_token_reaches = False
 
     @extend_schema(
         operation_id="cases_list",
@@ -237,6 +435,7 @@ class CaseList(ApiView):
 
 class CaseDetail(ApiView):
     permission_classes = [IsCoordinator]
+    cell_token_reaches = False
 
     @extend_schema(
         operation_id="cases_retrieve",

@@ -21,6 +21,11 @@ can decrypt what they produce:
   send notifications while nobody is logged in.
 - ``sign_webhook`` / ``webhook_signature_valid``: HMAC-SHA256 over a webhook
   body, checked by whoever shares the member's webhook secret.
+- ``seal_private_key_for_token`` / ``open_private_key_with_token``: whoever
+  holds the API token (a messaging bridge); the server keeps only the
+  ciphertext and a digest of the token.
+- ``seal_note_for_member`` / ``open_note_as_member``: the one member whose
+  public key it was sealed to (a token's label, for its owner's own list).
 """
 
 from __future__ import annotations
@@ -436,3 +441,69 @@ def sign_webhook(secret: str, body: bytes) -> str:
 def webhook_signature_valid(secret: str, body: bytes, header: str) -> bool:
     """True when ``header`` is the signature of exactly ``body`` under ``secret``."""
     return hmac.compare_digest(sign_webhook(secret, body).encode("ascii"), header.encode("utf-8"))
+
+
+# --- API tokens (a bridge acting with one member's keys) ------------------------------
+
+
+def _token_key(token: str) -> bytes:
+    """The key a token opens: BLAKE2b-256 of the token under its own personalisation
+    (distinct from ``token_digest``, so the stored digest says nothing about the key).
+    The token is 256 random bits, so no password KDF is needed."""
+    return nacl.hash.blake2b(
+        token.encode("utf-8"),
+        digest_size=KEY_BYTES,
+        person=b"sp-token-key",
+        encoder=nacl.encoding.RawEncoder,
+    )
+
+
+def seal_private_key_for_token(private_key: bytes, token: str, aad: bytes) -> bytes:
+    """Seal a member's private key so that only the holder of ``token`` opens it.
+
+    Who can decrypt: whoever presents the token (the bridge it was given to),
+    for the duration of one request. The server stores this blob and
+    ``token_digest(token)``, never the token, so neither a database dump nor
+    the server at rest opens it. ``aad`` binds the blob to one token row (its
+    id, member and cell): moved to another row it fails to open.
+    Blob: ``nonce(24) | XChaCha20-Poly1305 ciphertext``.
+    """
+    nonce = nacl.utils.random(_XNONCE_BYTES)
+    ct = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        private_key, aad, nonce, _token_key(token)
+    )
+    return nonce + ct
+
+
+def open_private_key_with_token(blob: bytes, token: str, aad: bytes) -> bytes:
+    """The private key sealed by ``seal_private_key_for_token``; SealBroken if the
+    token, the row it is bound to or the blob differs."""
+    nonce, ct = blob[:_XNONCE_BYTES], blob[_XNONCE_BYTES:]
+    try:
+        return bytes(
+            nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+                ct, aad, nonce, _token_key(token)
+            )
+        )
+    except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
+        raise SealBroken("token-sealed key failed authentication") from exc
+
+
+def seal_note_for_member(public_key: bytes, text: str) -> bytes:
+    """Seal a short text to one member's public key (anonymous sealed box, padded
+    to a multiple of ``PAD_BLOCK`` so its length says little).
+
+    Who can decrypt: only the holder of that member's private key (the member
+    while logged in). Nobody else, coordinators included.
+    """
+    sealed = nacl.public.SealedBox(nacl.public.PublicKey(public_key))
+    return bytes(sealed.encrypt(_pad(text.encode("utf-8"))))
+
+
+def open_note_as_member(private_key: bytes, blob: bytes) -> str:
+    """Open a text sealed by ``seal_note_for_member``; SealBroken if altered."""
+    try:
+        padded = nacl.public.SealedBox(nacl.public.PrivateKey(private_key)).decrypt(blob)
+        return _unpad(bytes(padded)).decode("utf-8")
+    except (nacl.exceptions.CryptoError, ValueError, UnicodeDecodeError) as exc:
+        raise SealBroken("sealed note failed authentication") from exc

@@ -261,6 +261,20 @@ PLAINTEXT_COLUMNS: dict[str, dict[str, str]] = {
         "error": "error class or HTTP status of a failed send (never an address or body)",
         "duration_ms": COUNT,
     },
+    # --- API tokens scoped to one cell (bridges) ------------------------------------
+    "api.CellToken": {
+        "id": ID,
+        "organisation_id": ID,
+        "cell_id": "the one cell the token reaches: checked on every request",
+        "member_id": "the member the token acts as: checked on every request",
+        "sealed_label": "ciphertext sealed to the member's own public key",
+        "token_digest": "digest of the token (the token itself is never stored)",
+        "sealed_private_key": "ciphertext under a key derived from the token, which is not stored",
+        "created_at": TIME,
+        "expires_at": "the server refuses the token after it, with nobody logged in",
+        "last_used_at": TIME,
+        "revoked_at": STATUS,
+    },
 }
 
 

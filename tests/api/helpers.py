@@ -56,3 +56,41 @@ def phrases(world, handoff: Handoff) -> tuple[str, str]:
 def start_journey(world) -> None:
     with unlocked(world.coord_keyring):
         do_start_journey(actor=world.coord, journey=world.journey)
+
+
+def checkins_url(leg) -> str:
+    return reverse("api:leg_checkins", kwargs={"leg": leg.pk if hasattr(leg, "pk") else leg})
+
+
+def problems_url(leg) -> str:
+    return reverse("api:leg_problems", kwargs={"leg": leg.pk if hasattr(leg, "pk") else leg})
+
+
+def tokens_url() -> str:
+    return reverse("api:tokens")
+
+
+def revoke_url(token) -> str:
+    return reverse(
+        "api:token_revoke", kwargs={"token": token.pk if hasattr(token, "pk") else token}
+    )
+
+
+def issue_token(member, keyring, cell, label: str = "bridge") -> tuple[str, object]:
+    """(token, its row): issued by ``member`` for ``cell`` with their keys in force."""
+    from safepassage.api.services import do_issue_cell_token
+
+    with unlocked(keyring):
+        issued = do_issue_cell_token(actor=member, cell=cell.pk, label=label)
+    return issued.token, issued.record
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def audit_entries(world, verb: str) -> list[dict]:
+    from safepassage.audit.selectors import read_entries
+
+    with unlocked(world.coord_keyring):
+        return [e for e in read_entries(organisation=world.org) if e["verb"] == verb]

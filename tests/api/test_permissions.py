@@ -25,13 +25,17 @@ from .helpers import (
     NOT_FOUND,
     case_url,
     cases_url,
+    checkins_url,
     handed_off_url,
     handoff_url,
     handoffs,
     leg_url,
     legs_url,
+    problems_url,
+    revoke_url,
     start_journey,
     start_url,
+    tokens_url,
 )
 
 pytestmark = pytest.mark.django_db
@@ -45,6 +49,8 @@ def _record_urls(world) -> list[tuple[str, str]]:
         ("get", leg_url(leg)),
         ("post", start_url(leg)),
         ("post", handed_off_url(leg)),
+        ("post", checkins_url(leg)),
+        ("post", problems_url(leg)),
         ("get", handoff_url(middle)),
         ("get", handoff_url(pickup)),
         ("get", case_url(world.case)),
@@ -57,13 +63,22 @@ def _missing_urls() -> list[tuple[str, str]]:
         ("get", leg_url(missing)),
         ("post", start_url(missing)),
         ("post", handed_off_url(missing)),
+        ("post", checkins_url(missing)),
+        ("post", problems_url(missing)),
         ("get", handoff_url(missing)),
         ("get", case_url(missing)),
+        ("post", revoke_url(missing)),
     ]
 
 
 def test_anonymous_gets_401_for_every_endpoint_real_or_missing(client, world):
-    urls = [("get", legs_url()), ("get", cases_url()), *_record_urls(world), *_missing_urls()]
+    urls = [
+        ("get", legs_url()),
+        ("get", cases_url()),
+        ("get", tokens_url()),
+        *_record_urls(world),
+        *_missing_urls(),
+    ]
     for method, url in urls:
         for verb in {method, "get", "post"}:
             response = getattr(client, verb)(url)
@@ -103,6 +118,8 @@ def test_member_of_another_cell_gets_404_for_legs_and_handoffs_not_theirs(client
             ("get", leg_url(leg)),
             ("post", start_url(leg)),
             ("post", handed_off_url(leg)),
+            ("post", checkins_url(leg)),
+            ("post", problems_url(leg)),
             ("get", handoff_url(pickup)),  # joins nothing of Otter's
         ],
     )
@@ -176,8 +193,17 @@ def test_entitled_members_reach_each_endpoint(client, world, login):
     pickup, middle, _arrival = handoffs(world)
     member, ring = world.member(0)
     login(member, ring)
-    for url in (legs_url(), leg_url(world.legs[0]), handoff_url(pickup), handoff_url(middle)):
+    for url in (
+        legs_url(),
+        leg_url(world.legs[0]),
+        handoff_url(pickup),
+        handoff_url(middle),
+        tokens_url(),
+    ):
         assert client.get(url).status_code == 200, url
+    # Writes with an empty body: turned back for the body, not for the caller.
+    for url in (checkins_url(world.legs[0]), problems_url(world.legs[0])):
+        assert client.post(url, {}, "application/json").status_code == 400, url
     client.logout()
     login(world.coord, world.coord_keyring)
     for url in (

@@ -24,19 +24,31 @@ def _generate(tmp_path: Path) -> str:
 def test_schema_is_valid_and_has_no_warnings(tmp_path):
     schema = yaml.safe_load(_generate(tmp_path))
     paths = set(schema["paths"])
-    assert paths == {
+    token_reaches = {
         "/api/v1/legs/",
         "/api/v1/legs/{leg}/",
         "/api/v1/legs/{leg}/start/",
         "/api/v1/legs/{leg}/handed-off/",
+        "/api/v1/legs/{leg}/checkins/",
+        "/api/v1/legs/{leg}/problems/",
         "/api/v1/handoffs/{handoff}/",
+    }
+    session_only = {
         "/api/v1/cases/",
         "/api/v1/cases/{case}/",
+        "/api/v1/tokens/",
+        "/api/v1/tokens/{token}/revoke/",
     }
+    assert paths == token_reaches | session_only
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
-            assert operation["security"] == [{"session": []}], (method, path)
+            expected = (
+                [{"cellToken": []}, {"session": []}] if path in token_reaches else [{"session": []}]
+            )
+            assert operation["security"] == expected, (method, path)
             assert "401" in operation["responses"], (method, path)
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["cellToken"]["type"] == "http" and schemes["cellToken"]["scheme"] == "bearer"
 
 
 def test_committed_schema_is_up_to_date(tmp_path):
