@@ -7,6 +7,7 @@ in every directory of ``settings.LOCALE_PATHS``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import polib
@@ -28,7 +29,11 @@ def compile_catalogue(po_path: Path) -> Path:
     for entry in catalogue.fuzzy_entries():
         catalogue.remove(entry)
     mo_path = po_path.with_suffix(".mo")
-    catalogue.save_as_mofile(str(mo_path))
+    # Written aside and renamed into place, so a process reading the catalogue
+    # meanwhile (a running server, a parallel test) never sees half a file.
+    partial = mo_path.with_name(f"{mo_path.name}.{os.getpid()}.tmp")
+    catalogue.save_as_mofile(str(partial))
+    os.replace(partial, mo_path)
     return mo_path
 
 
