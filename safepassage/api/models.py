@@ -20,7 +20,6 @@ at their ends), and never on a coordinators' endpoint. The server keeps:
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -28,8 +27,6 @@ from django.utils import timezone
 
 from safepassage.vault import crypto
 from safepassage.vault.keyring import Keyring
-
-DEFAULT_LIFETIME = timedelta(days=90)
 
 
 def token_aad(*, token_id: uuid.UUID, member_id: uuid.UUID, cell_id: uuid.UUID) -> bytes:
@@ -64,10 +61,6 @@ class CellToken(models.Model):
     @property
     def aad(self) -> bytes:
         return token_aad(token_id=self.pk, member_id=self.member_id, cell_id=self.cell_id)
-
-    def is_usable(self, now=None) -> bool:
-        now = now or timezone.now()
-        return self.revoked_at is None and self.expires_at > now
 
     @property
     def status(self) -> str:
