@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from typing import cast
 
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from safepassage.core.errors import ServiceError
 from safepassage.dashboard.access import MemberRequest, coordinator_view, posted, refuse
+from safepassage.dashboard.crud import form_page
 from safepassage.journeys.forms import JourneyForm
 from safepassage.members.selectors import members_for
 
@@ -175,41 +178,29 @@ def status_view(request: MemberRequest, case) -> HttpResponse:
 @coordinator_view
 def traveller_new_view(request: MemberRequest, case) -> HttpResponse:
     record = selectors.get_case(request.user, case)
-    form = TravellerForm(posted(request))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.do_add_traveller(actor=request.user, case=record, **form.cleaned_data)
-        except ServiceError as error:
-            refuse(form, error)
-        else:
-            messages.success(request, _("The traveller is added."))
-            return redirect("cases:detail", case=record.pk)
-    return render(
+    return form_page(
         request,
-        "cases/traveller_form.html",
-        {"form": form, "case": record, "title": _("Add a traveller")},
+        TravellerForm,
+        save=functools.partial(services.do_add_traveller, actor=request.user, case=record),
+        saved_message=_("The traveller is added."),
+        success_url=reverse("cases:detail", kwargs={"case": record.pk}),
+        template="cases/traveller_form.html",
+        context={"case": record, "title": _("Add a traveller")},
     )
 
 
 @coordinator_view
 def traveller_edit_view(request: MemberRequest, traveller) -> HttpResponse:
     record = selectors.get_traveller(request.user, traveller)
-    form = TravellerForm(
-        posted(request),
-        initial={name: getattr(record, name) for name in TravellerForm.base_fields},
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.do_update_traveller(actor=request.user, traveller=record, **form.cleaned_data)
-        except ServiceError as error:
-            refuse(form, error)
-        else:
-            messages.success(request, _("The traveller is saved."))
-            return redirect("cases:detail", case=record.case_id)
-    return render(
+    return form_page(
         request,
-        "cases/traveller_form.html",
-        {"form": form, "case": record.case, "traveller": record, "title": _("Edit a traveller")},
+        TravellerForm,
+        initial={name: getattr(record, name) for name in TravellerForm.base_fields},
+        save=functools.partial(services.do_update_traveller, actor=request.user, traveller=record),
+        saved_message=_("The traveller is saved."),
+        success_url=reverse("cases:detail", kwargs={"case": record.case_id}),
+        template="cases/traveller_form.html",
+        context={"case": record.case, "traveller": record, "title": _("Edit a traveller")},
     )
 
 
@@ -217,21 +208,13 @@ def traveller_edit_view(request: MemberRequest, traveller) -> HttpResponse:
 def coordinator_add_view(request: MemberRequest, case) -> HttpResponse:
     actor = request.user
     record = selectors.get_case(actor, case)
-    form = AddCoordinatorForm(
-        posted(request), candidates=selectors.coordinators_not_on_case(actor, record)
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.do_add_case_coordinator(
-                actor=actor, case=record, member=form.cleaned_data["member"]
-            )
-        except ServiceError as error:
-            refuse(form, error)
-        else:
-            messages.success(request, _("The coordinator now holds this case's key."))
-            return redirect("cases:detail", case=record.pk)
-    return render(
+    return form_page(
         request,
-        "cases/coordinator_form.html",
-        {"form": form, "case": record, "title": _("Add a coordinator")},
+        AddCoordinatorForm,
+        form_kwargs={"candidates": selectors.coordinators_not_on_case(actor, record)},
+        save=functools.partial(services.do_add_case_coordinator, actor=actor, case=record),
+        saved_message=_("The coordinator now holds this case's key."),
+        success_url=reverse("cases:detail", kwargs={"case": record.pk}),
+        template="cases/coordinator_form.html",
+        context={"case": record, "title": _("Add a coordinator")},
     )

@@ -34,6 +34,7 @@ def form_page(
     template: str,
     context: Mapping[str, Any],
     initial: dict[str, Any] | None = None,
+    form_kwargs: Mapping[str, Any] | None = None,
 ) -> HttpResponse:
     """Render ``template`` with ``form_class``; on a valid POST call ``save``.
 
@@ -42,9 +43,11 @@ def form_page(
       ``functools.partial``);
     - ``success_url`` is a URL or URL name to go to after saving, or a function
       of what ``save`` returned that gives one (for a page of the new record);
-    - ``context`` is added to the template context next to ``form``.
+    - ``context`` is added to the template context next to ``form``;
+    - ``form_kwargs`` are further keyword arguments for ``form_class`` (the
+      choices a form offers, for example).
     """
-    form = form_class(posted(request), initial=initial)
+    form = form_class(posted(request), initial=initial, **(form_kwargs or {}))
     if request.method == "POST" and form.is_valid():
         try:
             result = save(**form.cleaned_data)

@@ -3,10 +3,13 @@ details each side of a handoff needs to recognise the other."""
 
 from __future__ import annotations
 
+import functools
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,6 +22,7 @@ from safepassage.dashboard.access import (
     posted_files,
     refuse,
 )
+from safepassage.dashboard.crud import form_page
 
 from . import selectors, services
 from .forms import HandoffForm, JourneyForm, LegForm, MoveLegForm
@@ -84,21 +88,14 @@ def _render_journey(request: MemberRequest, journey: Journey, *, error: str = ""
 @coordinator_view
 def new_view(request: MemberRequest, case) -> HttpResponse:
     record = get_case(request.user, case)
-    form = JourneyForm(posted(request))
-    if request.method == "POST" and form.is_valid():
-        try:
-            journey = services.do_create_journey(
-                actor=request.user, case=record, title=form.cleaned_data["title"]
-            )
-        except ServiceError as error:
-            refuse(form, error)
-        else:
-            messages.success(request, _("The journey is created. Add its legs in order."))
-            return redirect("journeys:detail", journey=journey.pk)
-    return render(
+    return form_page(
         request,
-        "journeys/journey_form.html",
-        {"form": form, "case": record, "title": _("Plan a journey")},
+        JourneyForm,
+        save=functools.partial(services.do_create_journey, actor=request.user, case=record),
+        saved_message=_("The journey is created. Add its legs in order."),
+        success_url=lambda journey: reverse("journeys:detail", kwargs={"journey": journey.pk}),
+        template="journeys/journey_form.html",
+        context={"case": record, "title": _("Plan a journey")},
     )
 
 
@@ -120,62 +117,48 @@ def start_view(request: MemberRequest, journey) -> HttpResponse:
     return redirect("journeys:detail", journey=record.pk)
 
 
-def _leg_form(request: MemberRequest, leg=None, initial=None) -> LegForm:
-    return LegForm(
-        posted(request),
-        member=request.user,
-        leg=leg,
-        zone_name=_zone_name(),
-        initial=initial,
-    )
+def _leg_form_kwargs(request: MemberRequest, leg=None) -> dict[str, object]:
+    return {"member": request.user, "leg": leg, "zone_name": _zone_name()}
 
 
 @coordinator_view
 def leg_new_view(request: MemberRequest, journey) -> HttpResponse:
     record = selectors.get_journey(request.user, journey)
-    form = _leg_form(request)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.do_add_leg(actor=request.user, journey=record, **form.cleaned_data)
-        except ServiceError as error:
-            refuse(form, error)
-        else:
-            messages.success(request, _("The leg is added at the end of the journey."))
-            return redirect("journeys:detail", journey=record.pk)
-    return render(
+    return form_page(
         request,
-        "journeys/leg_form.html",
-        {"form": form, "journey": record, "title": _("Add a leg")},
+        LegForm,
+        form_kwargs=_leg_form_kwargs(request),
+        save=functools.partial(services.do_add_leg, actor=request.user, journey=record),
+        saved_message=_("The leg is added at the end of the journey."),
+        success_url=reverse("journeys:detail", kwargs={"journey": record.pk}),
+        template="journeys/leg_form.html",
+        context={"journey": record, "title": _("Add a leg")},
     )
 
 
 @coordinator_view
 def leg_edit_view(request: MemberRequest, leg) -> HttpResponse:
     record = selectors.get_leg(request.user, leg)
-    initial = {
-        "cell": record.cell_id,
-        "contact": record.contact_id,
-        "safe_house": record.safe_house_id,
-        "window_start": record.window_start,
-        "window_end": record.window_end,
-        "transport": record.transport,
-        "route": record.route,
-        "vehicle": record.vehicle,
-        "notes": record.notes,
-    }
-    form = _leg_form(request, leg=record, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.do_update_leg(actor=request.user, leg=record, **form.cleaned_data)
-        except ServiceError as error:
-            refuse(form, error)
-        else:
-            messages.success(request, _("The leg is saved."))
-            return redirect("journeys:detail", journey=record.journey_id)
-    return render(
+    return form_page(
         request,
-        "journeys/leg_form.html",
-        {"form": form, "journey": record.journey, "leg": record, "title": _("Edit a leg")},
+        LegForm,
+        initial={
+            "cell": record.cell_id,
+            "contact": record.contact_id,
+            "safe_house": record.safe_house_id,
+            "window_start": record.window_start,
+            "window_end": record.window_end,
+            "transport": record.transport,
+            "route": record.route,
+            "vehicle": record.vehicle,
+            "notes": record.notes,
+        },
+        form_kwargs=_leg_form_kwargs(request, leg=record),
+        save=functools.partial(services.do_update_leg, actor=request.user, leg=record),
+        saved_message=_("The leg is saved."),
+        success_url=reverse("journeys:detail", kwargs={"journey": record.journey_id}),
+        template="journeys/leg_form.html",
+        context={"journey": record.journey, "leg": record, "title": _("Edit a leg")},
     )
 
 

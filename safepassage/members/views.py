@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.http import HttpRequest, HttpResponse
@@ -25,6 +27,7 @@ from safepassage.dashboard.access import (
     posted,
     refuse,
 )
+from safepassage.dashboard.crud import form_page
 from safepassage.vault import crypto
 from safepassage.vault.session import open_session
 
@@ -259,38 +262,28 @@ def approve_view(request: MemberRequest, member) -> HttpResponse:
 @coordinator_view
 def remove_view(request: MemberRequest, member) -> HttpResponse:
     target = selectors.get_member(request.user, member)
-    form = ConfirmForm(posted(request))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.do_remove_member(actor=request.user, member=target)
-        except ServiceError as error:
-            refuse(form, error)
-        else:
-            messages.success(
-                request, _("The member is removed. Their keys no longer open anything.")
-            )
-            return redirect("members:list")
-    return render(
+    return form_page(
         request,
-        "members/remove.html",
-        {"target": target, "form": form, "title": _("Remove a member")},
+        ConfirmForm,
+        save=functools.partial(services.do_remove_member, actor=request.user, member=target),
+        saved_message=_("The member is removed. Their keys no longer open anything."),
+        success_url="members:list",
+        template="members/remove.html",
+        context={"target": target, "title": _("Remove a member")},
     )
 
 
 @coordinator_view
 def revoke_invitation_view(request: MemberRequest, invitation) -> HttpResponse:
     target = selectors.get_invitation(request.user, invitation)
-    form = ConfirmForm(posted(request))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.do_revoke_invitation(actor=request.user, invitation=target)
-        except ServiceError as error:
-            refuse(form, error)
-        else:
-            messages.success(request, _("The invitation link no longer works."))
-            return redirect("members:list")
-    return render(
+    return form_page(
         request,
-        "members/revoke_invitation.html",
-        {"invitation": target, "form": form, "title": _("Revoke an invitation")},
+        ConfirmForm,
+        save=functools.partial(
+            services.do_revoke_invitation, actor=request.user, invitation=target
+        ),
+        saved_message=_("The invitation link no longer works."),
+        success_url="members:list",
+        template="members/revoke_invitation.html",
+        context={"invitation": target, "title": _("Revoke an invitation")},
     )
