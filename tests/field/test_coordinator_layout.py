@@ -61,7 +61,15 @@ def test_the_alerts_link_shows_the_open_count(client, login, world):
 def test_the_header_carries_the_notification_badge_and_the_settings_link(client, login, world):
     login(world.coord, world.coord_keyring)
     body = client.get(HOME).content.decode()
-    badge = re.search(r'<a class="notify-badge" id="notify-badge" href="([^"]+)">([^<]+)</a>', body)
+    polling = (
+        f'hx-get="{reverse("notifications:badge")}" hx-trigger="every 20s" hx-swap="outerHTML"'
+    )
+    badge = re.search(
+        r'<a class="notify-badge" id="notify-badge" href="([^"]+)" '
+        + re.escape(polling)
+        + r">([^<]+)</a>",
+        body,
+    )
     assert badge and badge.groups() == (reverse("notifications:list"), "Notifications")
 
     start_journey(world)
@@ -70,7 +78,7 @@ def test_the_header_carries_the_notification_badge_and_the_settings_link(client,
     body = client.get(HOME).content.decode()
     assert (
         '<a class="notify-badge notify-badge-unread" id="notify-badge" '
-        f'href="{reverse("notifications:list")}">1 new notification</a>'
+        f'href="{reverse("notifications:list")}" {polling}>1 new notification</a>'
     ) in body
 
     account = body[body.index('<div class="account">') :]
