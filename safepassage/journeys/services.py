@@ -477,6 +477,20 @@ def _require_leg_cell_member(actor, leg: Leg) -> None:
         raise ServiceError(_("This leg is not yours."))
 
 
+def _record_leg_action(*, actor, leg: Leg, text: str, verb: str) -> None:
+    """A cell's action on its leg: the case timeline entry, sealed in the leg's
+    compartment (the cell holds no case key; the case's coordinators hold the
+    leg's), and its audit row. Runs in the caller's transaction."""
+    add_event(
+        case=leg.journey.case,
+        kind=CaseEventKind.LEG,
+        text=text,
+        actor=actor,
+        compartment=leg.compartment,
+    )
+    audit.record(organisation=actor.organisation, actor=actor, verb=verb, target=leg)
+
+
 def do_mark_leg_started(*, actor, leg: Leg) -> Leg:
     """The cell has the traveller: the leg is under way and its pickup done."""
     _require_leg_cell_member(actor, leg)
@@ -497,14 +511,12 @@ def do_mark_leg_started(*, actor, leg: Leg) -> Leg:
                 case=case,
                 status=CaseStatus.IN_SAFE_HOUSE if leg.safe_house_id else CaseStatus.IN_TRANSIT,
             )
-        add_event(
-            case=case,
-            kind=CaseEventKind.LEG,
-            text=_("Leg %(number)s started.") % {"number": leg.position + 1},
+        _record_leg_action(
             actor=actor,
-            compartment=leg.compartment,
+            leg=leg,
+            text=_("Leg %(number)s started.") % {"number": leg.position + 1},
+            verb="leg.start",
         )
-        audit.record(organisation=actor.organisation, actor=actor, verb="leg.start", target=leg)
     return leg
 
 
@@ -529,12 +541,10 @@ def do_mark_leg_handed_off(*, actor, leg: Leg) -> Leg:
             journey.save(update_fields=["status"])
             if journey.case.status in (CaseStatus.IN_TRANSIT, CaseStatus.IN_SAFE_HOUSE):
                 set_status(case=journey.case, status=CaseStatus.AT_EMBASSY)
-        add_event(
-            case=journey.case,
-            kind=CaseEventKind.LEG,
-            text=_("Leg %(number)s handed off.") % {"number": leg.position + 1},
+        _record_leg_action(
             actor=actor,
-            compartment=leg.compartment,
+            leg=leg,
+            text=_("Leg %(number)s handed off.") % {"number": leg.position + 1},
+            verb="leg.handoff",
         )
-        audit.record(organisation=actor.organisation, actor=actor, verb="leg.handoff", target=leg)
     return leg
