@@ -7,13 +7,17 @@ coordinator; without the case's keys the page shows only its kind and time.
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from safepassage.core.errors import ServiceError
-from safepassage.dashboard.access import MemberRequest, coordinator_view, posted, refuse
+from safepassage.dashboard.access import MemberRequest, coordinator_view, posted
+from safepassage.dashboard.crud import embedded_form_action
 from safepassage.journeys.selectors import get_journey
 
 from . import selectors, services
@@ -84,39 +88,27 @@ def acknowledge_view(request: MemberRequest, alert) -> HttpResponse:
 @coordinator_view
 def resolve_view(request: MemberRequest, alert) -> HttpResponse:
     record = selectors.get_alert(request.user, alert)
-    if request.method != "POST":
-        return redirect("alerts:detail", alert=record.pk)
-    form = ResolveForm(posted(request))
-    if form.is_valid():
-        try:
-            services.do_resolve_alert(
-                actor=request.user, alert=record, note=form.cleaned_data["note"]
-            )
-        except ServiceError as error:
-            refuse(form, error)
-        else:
-            messages.success(request, _("The alert is resolved."))
-            return redirect("alerts:detail", alert=record.pk)
-    return _render_alert(request, record, resolve_form=form)
+    return embedded_form_action(
+        request,
+        ResolveForm(posted(request)),
+        save=partial(services.do_resolve_alert, actor=request.user, alert=record),
+        saved_message=_("The alert is resolved."),
+        back=reverse("alerts:detail", kwargs={"alert": record.pk}),
+        rerender=lambda form: _render_alert(request, record, resolve_form=form),
+    )
 
 
 @coordinator_view
 def note_view(request: MemberRequest, alert) -> HttpResponse:
     record = selectors.get_alert(request.user, alert)
-    if request.method != "POST":
-        return redirect("alerts:detail", alert=record.pk)
-    form = NoteForm(posted(request))
-    if form.is_valid():
-        try:
-            services.do_add_alert_note(
-                actor=request.user, alert=record, text=form.cleaned_data["text"]
-            )
-        except ServiceError as error:
-            refuse(form, error)
-        else:
-            messages.success(request, _("Note added."))
-            return redirect("alerts:detail", alert=record.pk)
-    return _render_alert(request, record, note_form=form)
+    return embedded_form_action(
+        request,
+        NoteForm(posted(request)),
+        save=partial(services.do_add_alert_note, actor=request.user, alert=record),
+        saved_message=_("Note added."),
+        back=reverse("alerts:detail", kwargs={"alert": record.pk}),
+        rerender=lambda form: _render_alert(request, record, note_form=form),
+    )
 
 
 @coordinator_view

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from functools import partial
 from typing import cast
 
 from django.contrib import messages
@@ -13,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from safepassage.core.errors import ServiceError
 from safepassage.dashboard.access import MemberRequest, coordinator_view, posted, refuse
-from safepassage.dashboard.crud import form_page
+from safepassage.dashboard.crud import embedded_form_action, form_page
 from safepassage.journeys.forms import JourneyForm
 from safepassage.members.selectors import members_for
 
@@ -137,42 +138,33 @@ def edit_view(request: MemberRequest, case) -> HttpResponse:
 @coordinator_view
 def note_view(request: MemberRequest, case) -> HttpResponse:
     record = selectors.get_case(request.user, case)
-    if request.method != "POST":
-        return redirect("cases:detail", case=record.pk)
-    form = NoteForm(request.POST)
-    if form.is_valid():
-        try:
-            services.do_add_case_note(
-                actor=request.user, case=record, text=form.cleaned_data["text"]
-            )
-        except ServiceError as error:
-            refuse(form, error)
-        else:
-            messages.success(request, _("The note is added to the timeline."))
-            return redirect("cases:detail", case=record.pk)
-    return _render_case(request, record, note_form=form)
+    return embedded_form_action(
+        request,
+        NoteForm(posted(request)),
+        save=partial(services.do_add_case_note, actor=request.user, case=record),
+        saved_message=_("The note is added to the timeline."),
+        back=reverse("cases:detail", kwargs={"case": record.pk}),
+        rerender=lambda form: _render_case(request, record, note_form=form),
+    )
 
 
 @coordinator_view
 def status_view(request: MemberRequest, case) -> HttpResponse:
     record = selectors.get_case(request.user, case)
-    if request.method != "POST":
-        return redirect("cases:detail", case=record.pk)
-    form = StatusForm(request.POST, current=record.status)
-    if form.is_valid():
-        try:
-            services.do_change_case_status(
-                actor=request.user,
-                case=record,
-                status=form.cleaned_data["status"],
-                note=form.cleaned_data["note"].strip(),
-            )
-        except ServiceError as error:
-            refuse(form, error)
-        else:
-            messages.success(request, _("The case status is changed."))
-            return redirect("cases:detail", case=record.pk)
-    return _render_case(request, record, status_form=form)
+
+    def save(*, status: str, note: str) -> None:
+        services.do_change_case_status(
+            actor=request.user, case=record, status=status, note=note.strip()
+        )
+
+    return embedded_form_action(
+        request,
+        StatusForm(posted(request), current=record.status),
+        save=save,
+        saved_message=_("The case status is changed."),
+        back=reverse("cases:detail", kwargs={"case": record.pk}),
+        rerender=lambda form: _render_case(request, record, status_form=form),
+    )
 
 
 @coordinator_view

@@ -59,3 +59,34 @@ def form_page(
                 return redirect(success_url(result))
             return redirect(success_url)
     return render(request, template, {"form": form, **context})
+
+
+def embedded_form_action(
+    request: MemberRequest,
+    form: forms.Form,
+    *,
+    save: Callable[..., Any],
+    saved_message: str,
+    back: str,
+    rerender: Callable[[forms.Form], HttpResponse],
+) -> HttpResponse:
+    """A form that lives on another record's page (a note on a case, a
+    resolution on an alert).
+
+    Only a POST acts; anything else goes ``back`` to that page. A valid form
+    goes to ONE service (``save``, given the cleaned data as keyword
+    arguments); on success the member gets ``saved_message`` and goes
+    ``back``. Invalid input or a refusal re-renders the page through
+    ``rerender(form)``, so the form shows its errors and keeps what was typed.
+    """
+    if request.method != "POST":
+        return redirect(back)
+    if form.is_valid():
+        try:
+            save(**form.cleaned_data)
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, saved_message)
+            return redirect(back)
+    return rerender(form)
