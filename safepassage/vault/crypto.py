@@ -19,6 +19,7 @@ can decrypt what they produce:
 - ``seal_for_dispatcher`` / ``open_as_dispatcher``: whoever holds the dispatch
   key (an environment secret, never in the database): the worker, so it can
   send notifications while nobody is logged in.
+- ``audit_mac``: whoever holds the dispatch key (anchors the audit chain).
 - ``sign_webhook`` / ``webhook_signature_valid``: HMAC-SHA256 over a webhook
   body, checked by whoever shares the member's webhook secret.
 - ``seal_private_key_for_token`` / ``open_private_key_with_token``: whoever
@@ -26,6 +27,9 @@ can decrypt what they produce:
   ciphertext and a digest of the token.
 - ``seal_note_for_member`` / ``open_note_as_member``: the one member whose
   public key it was sealed to (a token's label, for its owner's own list).
+- ``seal_for_link_holder`` / ``open_as_link_holder``: whoever holds a
+  traveller link's token (the link's URL); the server keeps only the
+  ciphertext and a digest of the token.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ import nacl.public
 import nacl.pwhash
 import nacl.secret
 import nacl.utils
-from Crypto.Protocol.SecretSharing import Shamir
+from Crypto.Protocol.SecretSharing import Shamir  # nosec B413  # PyCryptodome, not PyCrypto
 
 KEY_BYTES = 32
 SALT_BYTES = nacl.pwhash.argon2id.SALTBYTES
@@ -333,6 +337,31 @@ def chain_hash(previous: bytes, entry: bytes) -> bytes:
     )
 
 
+def audit_mac(dispatch_key: bytes, message: bytes) -> bytes:
+    """A MAC over an audit chain position (keyed BLAKE2b-256).
+
+    Who can produce or check it: whoever holds the dispatch key (the server's
+    environment, never the database), so rows written or rewritten with
+    database access alone do not carry a valid one. The MAC key is derived
+    from the dispatch key under its own personalisation, so it is never the
+    key the dispatcher seals with.
+    """
+    mac_key = nacl.hash.blake2b(
+        b"",
+        key=dispatch_key,
+        digest_size=32,
+        person=b"sp-audit-key",
+        encoder=nacl.encoding.RawEncoder,
+    )
+    return nacl.hash.blake2b(
+        message,
+        key=mac_key,
+        digest_size=32,
+        person=b"sp-audit-mac",
+        encoder=nacl.encoding.RawEncoder,
+    )
+
+
 def token_digest(token: str) -> str:
     """A lookup digest for a bearer token; the token itself is never stored."""
     return nacl.hash.blake2b(
@@ -507,3 +536,49 @@ def open_note_as_member(private_key: bytes, blob: bytes) -> str:
         return _unpad(bytes(padded)).decode("utf-8")
     except (nacl.exceptions.CryptoError, ValueError, UnicodeDecodeError) as exc:
         raise SealBroken("sealed note failed authentication") from exc
+
+
+# --- traveller links (a traveller with no account) --------------------------------------
+
+
+def _link_key(token: str) -> bytes:
+    """The key a traveller link's token opens: BLAKE2b-256 of the token under its
+    own personalisation (distinct from ``token_digest`` and from an API token's
+    key, so the stored digest says nothing about the key). The token is 256
+    random bits, so no password KDF is needed."""
+    return nacl.hash.blake2b(
+        token.encode("utf-8"),
+        digest_size=KEY_BYTES,
+        person=b"sp-link-key",
+        encoder=nacl.encoding.RawEncoder,
+    )
+
+
+def seal_for_link_holder(token: str, plaintext: bytes, aad: bytes) -> bytes:
+    """Seal ``plaintext`` so that only the holder of a traveller link's ``token``
+    opens it (XChaCha20-Poly1305, padded to a multiple of ``PAD_BLOCK``).
+
+    Who can decrypt: whoever presents the token, which travels only in the
+    link's URL. The server stores this blob and ``token_digest(token)``, never
+    the token, so a database dump alone opens nothing. ``aad`` binds the blob
+    to one link row: moved to another row it fails to open.
+    Blob: ``nonce(24) | ciphertext``.
+    """
+    nonce = nacl.utils.random(_XNONCE_BYTES)
+    ct = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        _pad(plaintext), aad, nonce, _link_key(token)
+    )
+    return nonce + ct
+
+
+def open_as_link_holder(token: str, blob: bytes, aad: bytes) -> bytes:
+    """The plaintext sealed by ``seal_for_link_holder``; SealBroken if the token,
+    the row it is bound to or the blob differs."""
+    nonce, ct = blob[:_XNONCE_BYTES], blob[_XNONCE_BYTES:]
+    try:
+        padded = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            ct, aad, nonce, _link_key(token)
+        )
+        return _unpad(bytes(padded))
+    except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
+        raise SealBroken("link-sealed value failed authentication") from exc

@@ -27,7 +27,7 @@ from django.core.exceptions import FieldError
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
-from . import crypto, keyring
+from . import crypto, keyring, opened
 
 log = logging.getLogger("safepassage.vault")
 
@@ -207,7 +207,9 @@ class SealedField(models.BinaryField):
         try:
             version = crypto.blob_version(raw)
             key = keyring.require().key_for_opening(cid, version)
-            return self._decode(crypto.open_with_compartment_key(key, raw, self.aad(instance, cid)))
+            value = self._decode(
+                crypto.open_with_compartment_key(key, raw, self.aad(instance, cid))
+            )
         except crypto.SealBroken:
             # Ids and field names only: never the value, never the key.
             log.error(
@@ -217,6 +219,9 @@ class SealedField(models.BinaryField):
                 self.name,
             )
             raise
+        # The request's audit entry names this record (ids only).
+        opened.note(self.model._meta.label_lower, instance.pk)
+        return value
 
     # -- Django field protocol --------------------------------------------------------
 
@@ -281,6 +286,25 @@ class SealedModel(models.Model):
 
     class Meta:
         abstract = True
+
+    def save(self, *args, **kwargs):
+        self._seal_with_current_keys()
+        return super().save(*args, **kwargs)
+
+    def _seal_with_current_keys(self) -> None:
+        """Make the values about to be sealed use each compartment's current key
+        version: a value sealed under a version that a concurrent rotation just
+        retired could never be opened again."""
+        ring = keyring.current()
+        if ring is None or _sealing_off.get():
+            return
+        compartments = set()
+        for field in self._meta.concrete_fields:
+            if isinstance(field, SealedField):
+                slot = self.__dict__.get(field.attname)
+                if isinstance(slot, _Slot) and slot.dirty and slot.plain is not None:
+                    compartments.add(field.compartment_id_for(self))
+        ring.refresh_versions(compartments)
 
     def refresh_from_db(self, using=None, fields=None, from_queryset=None):
         # Copy sealed fields as ciphertext; the default would decrypt them.

@@ -99,6 +99,30 @@ class Keyring:
         self._keys.pop(compartment_id, None)
         self._missing.discard(compartment_id)
 
+    def refresh_versions(self, compartment_ids: Iterable[uuid.UUID]) -> None:
+        """Forget any held key that is no longer its compartment's current
+        version (another request rotated it since it was resolved), so the
+        next seal resolves the current one, or Locked for a removed holder.
+
+        One query, and only for compartments already held. Inside a
+        transaction the rows are locked (FOR NO KEY UPDATE on PostgreSQL) so
+        a rotation cannot commit between this check and the caller's write:
+        it waits, then re-seals what the caller wrote.
+        """
+        from django.db import connection
+
+        from .models import Compartment
+
+        held = [c for c in compartment_ids if c in self._keys]
+        if not held:
+            return
+        rows = Compartment.objects.filter(pk__in=held)
+        if connection.in_atomic_block:
+            rows = rows.select_for_update(no_key=True)
+        for compartment_id, version in rows.values_list("pk", "current_version"):
+            if self._keys[compartment_id][0] != version:
+                self.forget(compartment_id)
+
     # -- resolution -----------------------------------------------------------
 
     def load(self, compartment_ids: Iterable[uuid.UUID]) -> None:

@@ -17,7 +17,7 @@ STATUS = "status the server acts on without a member present"
 TIME = "timestamp for ordering, retention or deadlines"
 DEADLINE = "window the worker derives check-in deadlines from"
 KEY = "key material that is public or already ciphertext"
-CHAIN = "audit chain: ciphertext and hashes over ciphertext"
+CHAIN = "audit chain: ciphertext, hashes over ciphertext and MACs of those hashes"
 AUTH = "login: handle (a pseudonym), password hash, account state"
 PREFS = "display preference (language, time zone) with no operational content"
 COUNT = "small integer the server checks (capacity, thresholds, positions)"
@@ -51,6 +51,20 @@ PLAINTEXT_COLUMNS: dict[str, dict[str, str]] = {
         "sealed_entry": CHAIN,
         "prev_hash": CHAIN,
         "entry_hash": CHAIN,
+        "entry_mac": CHAIN,
+    },
+    "audit.AuditHead": {
+        "organisation_id": ID,
+        "seq": CHAIN,
+        "entry_hash": CHAIN,
+        "mac": CHAIN,
+    },
+    "audit.AuditKey": {
+        "id": ID,
+        "organisation_id": ID,
+        "last_seq": CHAIN,
+        "public_key": KEY,
+        "retired_at": TIME,
     },
     "organisations.Organisation": {
         "id": ID,
@@ -78,6 +92,23 @@ PLAINTEXT_COLUMNS: dict[str, dict[str, str]] = {
         "kdf_memlimit": KEY,
         "language": PREFS,
         "time_zone": PREFS,
+        "session_generation": "counter raised to end every session of the member at once",
+        "decoy_of_id": (
+            "marks the account a duress password opens: the login must raise the alert "
+            "for this member before any key is unlocked"
+        ),
+    },
+    "members.SecondFactorDevice": {
+        "id": ID,
+        "user_id": ID,
+        "name": "a fixed label ('authenticator'), never what the member typed",
+        "confirmed": AUTH,
+        "throttling_failure_timestamp": AUTH,
+        "throttling_failure_count": AUTH,
+        "sealed_secret": "ciphertext sealed to the member's public key",
+        "decoy_sealed_secret": "ciphertext sealed to the public key of the member's decoy",
+        "last_t": "time step of the last code accepted (refuses a code used twice)",
+        "created_at": TIME,
     },
     "members.Invitation": {
         "id": ID,
@@ -274,6 +305,106 @@ PLAINTEXT_COLUMNS: dict[str, dict[str, str]] = {
         "expires_at": "the server refuses the token after it, with nobody logged in",
         "last_used_at": TIME,
         "revoked_at": STATUS,
+    },
+    # --- compromise response --------------------------------------------------------
+    "compromise.Compromise": {
+        "id": ID,
+        "organisation_id": ID,
+        "subject_kind": "what kind of thing was compromised (a vehicle's or place's text is sealed)",
+        "subject_id": "the member, cell, contact, safe house or handoff the response acts on",
+        "reason": "why (arrested, device seized, betrayal, raid): no details, which are sealed",
+        "occurred_at": TIME,
+        "declared_at": TIME,
+        "declared_by_id": ID,
+        "status": STATUS,
+        "alert_id": ID,
+        "responded_at": TIME,
+        "responded_by_id": ID,
+        "closed_at": TIME,
+    },
+    "compromise.BurnedMark": {
+        "id": ID,
+        "organisation_id": ID,
+        "kind": "vehicle or place (the text itself is sealed)",
+        "compromise_id": ID,
+        "marked_at": TIME,
+        "marked_by_id": ID,
+    },
+    # --- traveller links (a traveller with no account) -------------------------------
+    "travellers.TravellerLink": {
+        "id": ID,
+        "case_id": ID,
+        "traveller_id": ID,
+        "compartment_id": ID,
+        "token_digest": "digest of the link's token (the token itself is never stored)",
+        "sealed_for_traveller": (
+            "ciphertext under a key derived from the link's token, which is not stored; "
+            "wiped when the link ends"
+        ),
+        "binding_digest": "digest of the cookie binding the link to one browser",
+        "status": STATUS,
+        "issued_by_id": ID,
+        "issued_at": TIME,
+        "expires_at": "the server refuses the link after it, with nobody logged in",
+        "opened_at": TIME,
+        "completed_at": TIME,
+        "revoked_at": TIME,
+        "revoked_by_id": ID,
+        "refused_openings": COUNT,
+    },
+    "travellers.TravellerReport": {
+        "id": ID,
+        "link_id": ID,
+        "kind": (
+            "which of three fixed buttons the traveller pressed (no text: the traveller "
+            "holds no key to seal one)"
+        ),
+        "at": TIME,
+        "alert_id": ID,
+    },
+}
+
+# Tables of the libraries safepassage installs. ``PLAINTEXT_COLUMNS`` covers
+# safepassage's own models; these are checked by tests/members/test_lockout.py
+# (every column of an installed third-party model declared, none stale).
+LOCKOUT = "login lockout counter: a keyed digest, never the handle or address itself"
+THIRD_PARTY_PLAINTEXT_COLUMNS: dict[str, dict[str, str]] = {
+    # django-axes (members.lockout): failed logins per handle and per address.
+    "axes.AccessAttempt": {
+        "id": ID,
+        "username": LOCKOUT,
+        "ip_address": LOCKOUT,
+        "user_agent": "always empty: members.lockout does not store it",
+        "http_accept": "always empty: members.lockout does not store it",
+        "path_info": "the login page's path",
+        "attempt_time": TIME,
+        "get_data": "the login page's query: its one parameter (next) is masked",
+        "post_data": "the login form: every field's value is masked",
+        "failures_since_start": COUNT,
+    },
+    # Not written: settings turn the access log, the failure log and attempt
+    # expiry off. Declared so that turning one on shows up in review.
+    "axes.AccessAttemptExpiration": {"access_attempt_id": ID, "expires_at": TIME},
+    "axes.AccessFailureLog": {
+        "id": ID,
+        "username": LOCKOUT,
+        "ip_address": LOCKOUT,
+        "user_agent": "never written (AXES_ENABLE_ACCESS_FAILURE_LOG is off)",
+        "http_accept": "never written (AXES_ENABLE_ACCESS_FAILURE_LOG is off)",
+        "path_info": "never written (AXES_ENABLE_ACCESS_FAILURE_LOG is off)",
+        "attempt_time": TIME,
+        "locked_out": STATUS,
+    },
+    "axes.AccessLog": {
+        "id": ID,
+        "username": "never written (AXES_DISABLE_ACCESS_LOG is on)",
+        "ip_address": "never written (AXES_DISABLE_ACCESS_LOG is on)",
+        "user_agent": "never written (AXES_DISABLE_ACCESS_LOG is on)",
+        "http_accept": "never written (AXES_DISABLE_ACCESS_LOG is on)",
+        "path_info": "never written (AXES_DISABLE_ACCESS_LOG is on)",
+        "attempt_time": "never written (AXES_DISABLE_ACCESS_LOG is on)",
+        "logout_time": "never written (AXES_DISABLE_ACCESS_LOG is on)",
+        "session_hash": "never written (AXES_DISABLE_ACCESS_LOG is on)",
     },
 }
 

@@ -11,14 +11,16 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.apps import apps
 from django.db import transaction
+from django.db.models import Count
 
-from . import crypto
+from . import crypto, opened
 from .fields import SealedField, SealedModel
-from .keyring import Keyring, Locked, grant_aad, unlocked
+from .keyring import Keyring, Locked, current, grant_aad, unlocked
 from .models import Compartment, CompartmentGrant, CompartmentKind, HolderKind, PendingGrant
 
 log = logging.getLogger("safepassage.vault")
@@ -195,10 +197,19 @@ def rotate(*, compartment: Compartment, keyring: Keyring) -> int:
 
     ``keyring`` is put in force for the re-sealing, whatever the caller has
     in force (a login rotates before any request keyring exists).
+
+    Writes a ``compartment.rotate`` audit entry; rotating the coordinators'
+    compartment also draws a new audit key pair (``audit.services.rotate_audit_key``).
     """
+    from safepassage.audit import services as audit  # the audit log sits above the vault
+
     _in_transaction()
-    with unlocked(keyring):
-        return _rotate(compartment=compartment, keyring=keyring)
+    # Re-sealing opens every record in the compartment without showing it to
+    # anyone: the rotation is audited as such, not as records opened.
+    with unlocked(keyring), opened.paused():
+        resealed = _rotate(compartment=compartment, keyring=keyring)
+        audit.record_rotation(compartment=compartment, keyring=keyring, resealed=resealed)
+    return resealed
 
 
 def _rotate(*, compartment: Compartment, keyring: Keyring) -> int:
@@ -349,3 +360,119 @@ def holders_by_compartment(compartment_ids: Iterable[uuid.UUID]) -> dict[uuid.UU
     ).values_list("compartment_id", "holder_kind", "member_id", "parent_id"):
         edges[cid].add((kind, member_id or parent_id))
     return edges
+
+
+# --- crypto-shredding (retention) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shredded:
+    """What ``shred_compartments`` destroyed: counts and ids, never key material."""
+
+    compartment_ids: frozenset[uuid.UUID]
+    member_grants: int
+    parent_grants: int
+    recovery_grants: int
+    pending_grants: int
+
+    @property
+    def grants(self) -> int:
+        return self.member_grants + self.parent_grants + self.recovery_grants
+
+
+def compartments_below(compartment_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """The given compartments and every descendant whose only parents are among them.
+
+    A child is wrapped under its parent's key; once the parents' keys are
+    gone, the child's key survives only through its other holders. A child
+    that is also wrapped under a compartment outside the set (none is today)
+    belongs to that other compartment too and is left alone.
+    """
+    doomed = set(compartment_ids)
+    while True:
+        children = set(
+            CompartmentGrant.objects.filter(
+                holder_kind=HolderKind.PARENT, parent_id__in=list(doomed)
+            )
+            .exclude(compartment_id__in=list(doomed))
+            .values_list("compartment_id", flat=True)
+        )
+        parents: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+        for child, parent in CompartmentGrant.objects.filter(
+            holder_kind=HolderKind.PARENT, compartment_id__in=list(children)
+        ).values_list("compartment_id", "parent_id"):
+            parents[child].add(parent)
+        found = {child for child in children if parents[child] <= doomed}
+        if not found:
+            return doomed
+        doomed |= found
+
+
+def shred_plan(*, compartment_ids: Iterable[uuid.UUID]) -> Shredded:
+    """What ``shred_compartments`` would destroy now (reads only)."""
+    doomed = compartments_below(compartment_ids)
+    ids = list(doomed)
+    counts = {kind: 0 for kind in HolderKind.values}
+    for row in (
+        CompartmentGrant.objects.filter(compartment_id__in=ids)
+        .values("holder_kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        counts[row["holder_kind"]] = row["n"]
+    # Other compartments' keys wrapped under a doomed one go too: they would
+    # open nothing once the doomed key is gone.
+    counts[HolderKind.PARENT] += (
+        CompartmentGrant.objects.filter(parent_id__in=ids).exclude(compartment_id__in=ids).count()
+    )
+    return Shredded(
+        compartment_ids=frozenset(doomed),
+        member_grants=counts[HolderKind.MEMBER],
+        parent_grants=counts[HolderKind.PARENT],
+        recovery_grants=counts[HolderKind.RECOVERY],
+        pending_grants=PendingGrant.objects.filter(compartment_id__in=ids).count(),
+    )
+
+
+def shred_compartments(*, compartment_ids: Iterable[uuid.UUID]) -> Shredded:
+    """Destroy every wrapped copy of the keys of these compartments and of the
+    children reachable only through them (``compartments_below``).
+
+    Deletes their member, parent and recovery grants, the grants that wrap
+    another compartment's key under one of them, and their pending grants.
+    The keys existed nowhere else (DESIGN.md: unwrapped keys never touch the
+    database), so from the commit on nothing sealed in these compartments
+    opens with any key the database holds. The compartment rows stay until
+    the caller has deleted the records that refer to them
+    (``drop_compartments``). Must run inside the caller's transaction.
+    """
+    _in_transaction()
+    roots = sorted(set(compartment_ids), key=str)
+    # Lock first: a grant or rotation racing the purge waits for it, then
+    # finds no compartment (PostgreSQL; SQLite's IMMEDIATE transactions
+    # serialise writers already).
+    list(Compartment.objects.select_for_update().filter(pk__in=roots).order_by("pk"))
+    plan = shred_plan(compartment_ids=roots)
+    ids = sorted(plan.compartment_ids, key=str)
+    list(Compartment.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    CompartmentGrant.objects.filter(compartment_id__in=ids).delete()
+    CompartmentGrant.objects.filter(parent_id__in=ids).delete()
+    PendingGrant.objects.filter(compartment_id__in=ids).delete()
+    keyring = current()
+    if keyring is not None:
+        for compartment_id in ids:
+            keyring.forget(compartment_id)
+    return plan
+
+
+def drop_compartments(*, compartment_ids: Iterable[uuid.UUID]) -> int:
+    """Delete shredded compartments once no record refers to them. Returns the count.
+
+    Refuses (RuntimeError) a compartment that still has a grant: dropping the
+    row of a live compartment would be a purge without the shredding.
+    """
+    _in_transaction()
+    ids = list(set(compartment_ids))
+    if CompartmentGrant.objects.filter(compartment_id__in=ids).exists():
+        raise RuntimeError("shred a compartment's keys before dropping it")
+    return Compartment.objects.filter(pk__in=ids).delete()[1].get(Compartment._meta.label, 0)

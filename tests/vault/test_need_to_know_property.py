@@ -12,6 +12,8 @@ or of a membership.
 
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -33,7 +35,9 @@ from safepassage.journeys.services import (
 )
 from safepassage.members.models import Member
 from safepassage.members.services import catch_up_keys, do_remove_member
+from safepassage.organisations.models import Organisation
 from safepassage.roles import Role
+from safepassage.vault import crypto
 from safepassage.vault.keyring import Keyring, unlocked
 
 from ..factories import OrganisationFactory, make_member
@@ -121,7 +125,19 @@ STALE_CHILD_KEY = Shape(
 )
 
 
-def _build_and_check(shape: Shape) -> None:
+@dataclass
+class Built:
+    """An organisation built from a Shape: its members (coordinators first)
+    with their keyrings, and its cells."""
+
+    org: Organisation
+    members: list[tuple[Member, Keyring]]
+    cells: list
+
+
+def build(shape: Shape) -> Built:
+    """The organisation ``shape`` describes, built and changed through the
+    services (also used by the exposure property, tests/compromise)."""
     new = OrganisationFactory()
     founder, founder_ring = new.founder, new.keyring
     coordinators: list[tuple[Member, Keyring]] = [(founder, founder_ring)]
@@ -186,6 +202,11 @@ def _build_and_check(shape: Shape) -> None:
                     )
         _catch_up(coordinators)
 
+    return Built(org=new.organisation, members=members, cells=cells)
+
+
+def _build_and_check(shape: Shape) -> None:
+    members = build(shape).members
     for member, ring in members:
         member = Member.objects.get(pk=member.pk)
         assert fresh_keyring(ring).load_everything() == expected_compartments(member), (
@@ -247,6 +268,32 @@ COMMON = {
 }
 
 
+# The dedicated run (``make test-property``) asks for thousands of examples.
+MANY_EXAMPLES = int(os.environ.get("SAFEPASSAGE_PROPERTY_EXAMPLES", "150"))
+
+
+@pytest.fixture
+def cheap_passwords(monkeypatch, settings):
+    """Password work made cheap, so thousands of organisations can be built.
+
+    The property is about the key graph (grants, wraps, rotations), not about
+    Argon2id, which has tests of its own (``tests/vault/test_crypto.py``). One
+    key derivation per distinct password is done for real and memoised (every
+    member here shares one password; each still has its own key pair and
+    salt), and Django's password check uses a fast hasher.
+    """
+    real = crypto._password_key
+
+    @functools.cache
+    def derive(password: str, params: crypto.KdfParams) -> bytes:
+        return real(password, b"\x00" * crypto.SALT_BYTES, params)
+
+    monkeypatch.setattr(
+        crypto, "_password_key", lambda password, _salt, params: derive(password, params)
+    )
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @given(shape=shapes())
 @example(shape=TWO_LEGS_ONE_CELL)
 @example(shape=STALE_CHILD_KEY)
@@ -257,6 +304,6 @@ def test_keys_follow_the_need_to_know_rule(db, shape):
 
 @pytest.mark.slow
 @given(shape=shapes(max_cells=4, max_members=3, max_legs=6))
-@settings(max_examples=150, **COMMON)
-def test_keys_follow_the_need_to_know_rule_many_shapes(db, shape):
+@settings(max_examples=MANY_EXAMPLES, **COMMON)
+def test_keys_follow_the_need_to_know_rule_many_shapes(db, cheap_passwords, shape):
     _run_isolated(shape)

@@ -7,6 +7,7 @@ import pytest
 from django.db import transaction
 from django.db.models import Q
 
+from safepassage.audit.models import AuditKey
 from safepassage.cases.models import Case, Traveller
 from safepassage.cells.services import do_remove_member_from_cell
 from safepassage.journeys.models import Handoff, Leg
@@ -116,7 +117,16 @@ def test_rotating_the_coordinators_compartment_reseals_names(world):
     before = _sealed_snapshot(compartment_id, world.coord_keyring)
     assert {Organisation, Member} <= {model for model, _pk, _f in before}
     _rotate(compartment_id, fresh_keyring(world.coord_keyring))
-    _assert_resealed(before, _sealed_snapshot(compartment_id, world.coord2_keyring), 2)
+    after = _sealed_snapshot(compartment_id, world.coord2_keyring)
+    # It also draws a new audit key pair: the old private key is kept, as a
+    # retired AuditKey, sealed under the new key like everything else here.
+    audit_key = (Organisation, world.org.pk, "audit_private_key")
+    (retired,) = [key for key in after if key[0] is AuditKey]
+    _old_raw, old_audit_private = before.pop(audit_key)
+    new_raw, new_audit_private = after.pop(audit_key)
+    assert after.pop(retired)[1] == old_audit_private
+    assert new_audit_private != old_audit_private and crypto.blob_version(new_raw) == 2
+    _assert_resealed(before, after, 2)
 
 
 def test_only_a_holder_can_rotate(world):
@@ -141,6 +151,23 @@ def test_a_keyring_resolved_before_a_rotation_still_reads_after_it(world):
     with unlocked(ring):
         assert Leg.objects.get(pk=leg.pk).route == "Yanji to Changchun"
     assert ring.key_for_sealing(leg.compartment_id)[0] == 2
+
+
+def test_a_keyring_resolved_before_a_rotation_writes_with_the_new_key(world):
+    """Another request rotated the compartment after this one resolved its
+    keys and before it wrote: the write is sealed under the current version,
+    so every holder can still open it (not left at the retired version)."""
+    ring = fresh_keyring(world.member(0, 1)[1])
+    leg = world.legs[0]
+    assert ring.key_for_sealing(leg.compartment_id)[0] == 1
+    _rotate(leg.compartment_id, fresh_keyring(world.coord_keyring))
+    with unlocked(ring), transaction.atomic():
+        record = Leg.objects.get(pk=leg.pk)
+        record.notes = "Written by a request that started before the rotation"
+        record.save()
+    assert crypto.blob_version(raw_value(Leg, "notes", leg.pk)) == 2
+    with unlocked(fresh_keyring(world.coord_keyring)):
+        assert Leg.objects.get(pk=leg.pk).notes.startswith("Written by a request")
 
 
 def test_a_stale_keyring_rotating_a_parent_does_not_break_its_children(world):
