@@ -10,6 +10,7 @@ import os
 import pytest
 from django.conf import settings
 
+from safepassage.members import second_factor
 from safepassage.vault import session as vault_session
 
 from .factories import World, build_world, keyring_for
@@ -22,12 +23,14 @@ def world(db) -> World:
 
 def vault_login(client, member, keyring) -> None:
     """Log ``member`` in on the test client with their key material in the session,
-    exactly as the login view leaves it."""
+    exactly as the login view leaves it (a coordinator's second factor passed)."""
     client.force_login(member)
     session = client.session
     blob, cookie = vault_session.seal_session_material(keyring.member_private_key)
     session[vault_session.SESSION_BLOB] = blob
     session[vault_session.SESSION_MEMBER] = str(member.pk)
+    # As after a right code from the authenticator app (coordinators).
+    session[second_factor.SESSION_KEY] = str(member.pk)
     session.save()
     client.cookies[settings.VAULT_COOKIE_NAME] = cookie
 

@@ -113,6 +113,46 @@ class ChangePasswordForm(NewPasswordMixin):
         return self.user
 
 
+class SecondFactorForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code from your authenticator app"),
+        max_length=10,
+        help_text=_("Six digits. A new code shows every 30 seconds."),
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "autofocus": True,
+            }
+        ),
+    )
+
+
+class DuressPasswordForm(NewPasswordMixin):
+    """The member's current password, and a duress password twice."""
+
+    current_password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    field_order = ["current_password", "new_password1", "new_password2"]
+
+    def __init__(self, *args, user=None, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].label = _("Duress password")
+        self.fields["new_password1"].help_text = _(
+            "At least 12 characters, and not your password. Choose one you can "
+            "give up without hesitating."
+        )
+        self.fields["new_password2"].label = _("Duress password again")
+
+    def user_for_validation(self):
+        return self.user
+
+
 class InviteForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.CELL_MEMBER)
     display_name = forms.CharField(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
+from django_otp.models import Device, ThrottlingMixin
 
 from safepassage.roles import Role
 from safepassage.vault.fields import SealedField, SealedModel
@@ -20,14 +23,17 @@ class MemberStatus(models.TextChoices):
 
 class MemberManager(BaseUserManager["Member"]):
     def get_by_natural_key(self, username):
-        return self.get(handle=username)
+        # A decoy shares its member's handle; the handle names the member.
+        return self.get(handle=username, decoy_of__isnull=True)
 
 
-class Member(SealedModel, AbstractBaseUser):
+# django-otp's device manager is untyped, so its reverse manager cannot be resolved.
+class Member(SealedModel, AbstractBaseUser):  # type: ignore[django-manager-missing]
     organisation = models.ForeignKey(
         "organisations.Organisation", on_delete=models.CASCADE, related_name="members"
     )
-    handle = models.CharField(_("handle"), max_length=40, unique=True)
+    # Unique among real members (see Meta); a decoy carries its member's handle.
+    handle = models.CharField(_("handle"), max_length=40)
     role = models.CharField(max_length=20, choices=Role.choices)
     status = models.CharField(
         max_length=20, choices=MemberStatus.choices, default=MemberStatus.AWAITING_APPROVAL
@@ -44,6 +50,15 @@ class Member(SealedModel, AbstractBaseUser):
     time_zone = models.CharField(max_length=64, default="UTC")
     is_active = models.BooleanField(default=True)  # type: ignore[assignment,misc]
     date_joined = models.DateTimeField(auto_now_add=True)
+    # Raised to end every session of the member at once (log out everywhere,
+    # removal): it is part of the session hash Django checks on each request.
+    session_generation = models.PositiveIntegerField(default=0)
+    # Set on a decoy: the account a duress password opens. It belongs to an
+    # organisation of its own with nothing in it, carries the member's handle
+    # and role, and logging into it raises a duress alert for ``decoy_of``.
+    decoy_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="decoys"
+    )
 
     objects = MemberManager()
 
@@ -52,9 +67,37 @@ class Member(SealedModel, AbstractBaseUser):
 
     class Meta:
         ordering = ["handle"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["handle"],
+                condition=models.Q(decoy_of__isnull=True),
+                name="members_member_handle_unique",
+            ),
+            # At most one decoy in use per member (retired ones stay, inactive).
+            models.UniqueConstraint(
+                fields=["decoy_of"],
+                condition=models.Q(is_active=True),
+                name="members_member_one_active_decoy",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.handle
+
+    def _get_session_auth_hash(self, secret=None) -> str:
+        """Django's session hash (password hash) with the session generation
+        mixed in, so raising the generation ends every session of the member."""
+        key_salt = "safepassage.members.Member.get_session_auth_hash"
+        return salted_hmac(
+            key_salt,
+            f"{self.password}|{self.session_generation}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
+
+    @property
+    def is_decoy(self) -> bool:
+        return self.decoy_of_id is not None
 
     @property
     def is_approved(self) -> bool:
@@ -87,3 +130,24 @@ class Invitation(SealedModel):
     )
     accepted_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+
+class SecondFactorDevice(ThrottlingMixin, Device):
+    """A coordinator's authenticator app (TOTP, RFC 6238, through django-otp).
+
+    The shared secret is sealed to the member's public key, so it opens only
+    after their password has unlocked their private key: a database dump does
+    not give it away. When the member has a decoy (duress password), a second
+    copy is sealed to the decoy's public key, so that a duress login asks for
+    and accepts the very same codes as a real one. Failed codes slow down
+    exponentially (django-otp's throttling); a code is accepted once.
+    """
+
+    sealed_secret = models.BinaryField()
+    decoy_sealed_secret = models.BinaryField(null=True, blank=True)
+    # The time step of the last code accepted: an older or equal one is refused.
+    last_t = models.BigIntegerField(default=-1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def get_throttle_factor(self) -> int:
+        return int(getattr(settings, "SECOND_FACTOR_THROTTLE_FACTOR", 1))

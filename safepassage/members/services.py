@@ -1,12 +1,15 @@
-"""Members: invitations, approval, cell membership, login, password change and preferences."""
+"""Members: invitations, approval, cell membership, login (with its second
+factor and duress password), sessions, password change and preferences."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import SESSION_KEY, authenticate, login, logout
+from django.contrib.sessions.models import Session
 from django.db import transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,10 +21,11 @@ from safepassage.roles import Role
 from safepassage.vault import crypto, session
 from safepassage.vault import services as vault
 from safepassage.vault.checks import kdf_params
-from safepassage.vault.keyring import Keyring, require
+from safepassage.vault.keyring import Keyring, Locked, require
 
-from . import preferences
-from .models import Invitation, Member, MemberStatus
+from . import preferences, second_factor
+from .backends import UNLOCKED_KEY_ATTRIBUTE
+from .models import Invitation, Member, MemberStatus, SecondFactorDevice
 
 INVITATION_LIFETIME = timedelta(days=3)
 
@@ -63,15 +67,20 @@ def unlock_private_key(member: Member, password: str) -> bytes:
 def log_in(request: HttpRequest, *, handle: str, password: str) -> Member | None:
     """Authenticate, unlock the member's keys into the session, and return them.
 
-    Returns None for a wrong handle or password without touching any key
-    material. Coordinators also complete grants and rotations waiting on them.
+    Returns None for a wrong handle or password (or a login the lockout
+    refuses) without touching any key material. Coordinators also complete
+    grants and rotations waiting on them. A coordinator's session still has
+    to pass their second factor (``second_factor``) before reaching anything.
+
+    With the member's duress password the member returned is their decoy: the
+    session is the decoy's plausible, empty account, and a critical duress
+    alert is raised for the member, silently. Nothing in the answer differs.
     """
     member = authenticate(request, username=handle, password=password)
     if member is None or not isinstance(member, Member):
         return None
-    try:
-        private_key = unlock_private_key(member, password)
-    except crypto.WrongPassword:
+    private_key = member.__dict__.pop(UNLOCKED_KEY_ATTRIBUTE, None)
+    if private_key is None:  # authenticated by a backend that unlocked no key
         return None
     login(request, member)
     keyring = session.open_session(request, member_id=member.pk, private_key=private_key)
@@ -79,9 +88,37 @@ def log_in(request: HttpRequest, *, handle: str, password: str) -> Member | None
         audit.record(
             organisation=member.organisation, actor=member, verb="member.login", target=member
         )
+        if member.decoy_of_id is not None:
+            _raise_duress(member)
     if member.is_approved:
         catch_up_keys(member=member, keyring=keyring)
     return member
+
+
+def _raise_duress(decoy: Member) -> None:
+    """The decoy's member is logging in under duress: a critical alert to the
+    coordinators of their organisation (never to the member, whose phone may
+    be in other hands), in their organisation's audit log as ``member.duress``.
+
+    Nothing of it is in the decoy's organisation, so the decoy session
+    cannot see it."""
+    from safepassage.alerts.escalation import raise_alert
+    from safepassage.alerts.models import AlertKind
+
+    member = Member.objects.select_related("organisation").get(decoys=decoy)
+    alert = raise_alert(
+        organisation_id=member.organisation_id,
+        kind=AlertKind.DURESS,
+        now=timezone.now(),
+        raised_by=member,
+    )
+    audit.record(
+        organisation=member.organisation,
+        actor=member,
+        verb="member.duress",
+        target=member,
+        detail={"alert": str(alert.pk)},
+    )
 
 
 def catch_up_keys(*, member: Member, keyring: Keyring) -> None:
@@ -96,12 +133,59 @@ def log_out(request: HttpRequest) -> None:
     logout(request)
 
 
+def end_sessions(member_ids) -> int:
+    """End every session of the given members at once; returns how many rows went.
+
+    Raising their session generation makes Django refuse each of their
+    sessions on its next request, whatever the session engine. The database
+    rows (with the key material sealed in them) are also deleted now; sessions
+    are short, so the live ones are few enough to read through.
+    """
+    wanted = {str(member_id) for member_id in member_ids}
+    if not wanted:
+        return 0
+    Member.objects.filter(pk__in=wanted).update(session_generation=F("session_generation") + 1)
+    doomed = [
+        row.session_key
+        for row in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+        if str(row.get_decoded().get(SESSION_KEY)) in wanted
+    ]
+    deleted, _rows = Session.objects.filter(session_key__in=doomed).delete()
+    return deleted
+
+
+def _with_decoys(member: Member) -> list:
+    return [member.pk, *Member.objects.filter(decoy_of=member).values_list("pk", flat=True)]
+
+
+def do_log_out_everywhere(*, actor: Member, request: HttpRequest) -> int:
+    """End every session of the actor (and of their decoy), this one included.
+
+    Returns the number of session rows deleted (this one among them).
+    """
+    if not getattr(actor, "is_authenticated", False):
+        raise ServiceError(_("Log in first."))
+    with transaction.atomic():
+        audit.record(
+            organisation=actor.organisation,
+            actor=actor,
+            verb="member.logout_everywhere",
+            target=actor,
+        )
+        ended = end_sessions(_with_decoys(actor))
+    log_out(request)
+    return ended
+
+
 def do_change_password(*, actor: Member, current_password: str, new_password: str) -> None:
     """Re-seal the actor's private key under the new password."""
     try:
         private_key = unlock_private_key(actor, current_password)
     except crypto.WrongPassword:
         raise ServiceError(_("The current password is not correct.")) from None
+    decoy = active_decoy(actor)
+    if decoy is not None and _opens(decoy, new_password):
+        raise ServiceError(_("Your password must differ from your duress password."))
     params = kdf_params()
     sealed, salt = crypto.seal_private_key_with_password(private_key, new_password, params)
     with transaction.atomic():
@@ -326,6 +410,9 @@ def do_remove_member(*, actor: Member, member: Member) -> int:
         member.status = MemberStatus.REMOVED
         member.is_active = False
         member.save(update_fields=["status", "is_active"])
+        # Their duress password stops working too, and every session ends now.
+        Member.objects.filter(decoy_of=member).update(status=MemberStatus.REMOVED, is_active=False)
+        end_sessions(_with_decoys(member))
         audit.record(
             organisation=actor.organisation,
             actor=actor,
@@ -334,3 +421,223 @@ def do_remove_member(*, actor: Member, member: Member) -> int:
             detail={"compartments": len(held)},
         )
     return vault.rotate_due(keyring=keyring, organisation_id=actor.organisation_id)
+
+
+# --- duress password -----------------------------------------------------------------------
+
+
+def active_decoy(member: Member) -> Member | None:
+    """The decoy the member's duress password opens now, if they set one."""
+    return Member.objects.filter(decoy_of=member, is_active=True).first()
+
+
+def _opens(member: Member, password: str) -> bool:
+    try:
+        unlock_private_key(member, password)
+    except crypto.WrongPassword:
+        return False
+    return True
+
+
+def _readable(read, default: str) -> str:
+    try:
+        return read() or default
+    except Locked:
+        return default
+
+
+def do_set_duress_password(*, actor: Member, current_password: str, duress_password: str) -> None:
+    """Set (or replace) the actor's duress password.
+
+    Logging in with it opens a decoy: an account with the actor's handle and
+    role in an organisation of its own that holds nothing (no cells, cases,
+    alerts or other members), and raises a duress alert for the actor. A
+    replaced duress password retires the old decoy with its sessions. The
+    copy of the actor's authenticator secret the decoy needs (a duress login
+    asks for the same code) is sealed to the new decoy's key.
+
+    In a decoy's own session the form answers as it would for anyone and
+    changes nothing (a decoy has no duress password of its own).
+    """
+    from safepassage.organisations.services import do_create_organisation
+
+    if not roles.is_coordinator(actor) and not roles.is_cell_member(actor):
+        raise ServiceError(_("Only an approved member can set a duress password."))
+    try:
+        private_key = unlock_private_key(actor, current_password)
+    except crypto.WrongPassword:
+        raise ServiceError(_("The current password is not correct.")) from None
+    if duress_password == current_password:
+        raise ServiceError(_("The duress password must differ from your password."))
+    if actor.decoy_of_id is not None:
+        with transaction.atomic():
+            audit.record(
+                organisation=actor.organisation,
+                actor=actor,
+                verb="member.duress_password",
+                target=actor,
+            )
+        return
+    name = _readable(lambda: actor.organisation.name, "")
+    display_name = _readable(lambda: actor.display_name, actor.handle)
+    with transaction.atomic():
+        old = list(Member.objects.filter(decoy_of=actor, is_active=True))
+        if old:
+            Member.objects.filter(pk__in=[m.pk for m in old]).update(
+                status=MemberStatus.REMOVED, is_active=False
+            )
+            end_sessions([m.pk for m in old])
+        founder = do_create_organisation(
+            name=name,
+            founder_handle=f"decoy-{crypto.random_token(12)}"[:40],
+            founder_password=duress_password,
+            founder_display_name=display_name,
+        ).founder
+        if not isinstance(founder, Member):
+            raise TypeError("the organisation's founder is not a member")
+        decoy = founder
+        decoy.handle = actor.handle
+        decoy.decoy_of = actor
+        decoy.role = actor.role
+        decoy.language = actor.language
+        decoy.time_zone = actor.time_zone
+        decoy.date_joined = actor.date_joined
+        decoy.save(
+            update_fields=["handle", "decoy_of", "role", "language", "time_zone", "date_joined"]
+        )
+        for device in SecondFactorDevice.objects.filter(user=actor, confirmed=True):
+            secret = second_factor.open_secret(device.sealed_secret, private_key)
+            device.decoy_sealed_secret = second_factor.seal_secret(secret, bytes(decoy.public_key))
+            device.save(update_fields=["decoy_sealed_secret"])
+        audit.record(
+            organisation=actor.organisation,
+            actor=actor,
+            verb="member.duress_password",
+            target=actor,
+            detail={"replaced": bool(old)},
+        )
+
+
+def do_clear_duress_password(*, actor: Member) -> bool:
+    """Turn the actor's duress password off (its decoy is retired). Returns
+    whether there was one. In a decoy's session it changes nothing."""
+    if not getattr(actor, "is_authenticated", False):
+        raise ServiceError(_("Log in first."))
+    with transaction.atomic():
+        decoys = (
+            [] if actor.decoy_of_id else list(Member.objects.filter(decoy_of=actor, is_active=True))
+        )
+        if decoys:
+            Member.objects.filter(pk__in=[m.pk for m in decoys]).update(
+                status=MemberStatus.REMOVED, is_active=False
+            )
+            end_sessions([m.pk for m in decoys])
+            SecondFactorDevice.objects.filter(user=actor).update(decoy_sealed_secret=None)
+        audit.record(
+            organisation=actor.organisation,
+            actor=actor,
+            verb="member.duress_password_clear",
+            target=actor,
+        )
+    return bool(decoys)
+
+
+# --- second factor (coordinators) ------------------------------------------------------
+
+
+def _private_key(keyring: Keyring) -> bytes:
+    if keyring.member_private_key is None:
+        raise Locked("no member key in force")
+    return keyring.member_private_key
+
+
+def do_prepare_second_factor(*, actor: Member) -> str:
+    """The secret for the actor to add to their authenticator app.
+
+    Made once and kept (sealed, unconfirmed) until a code from it confirms
+    it, so reloading the page shows the same QR code. Refused once the actor
+    has a working device.
+    """
+    if not second_factor.required(actor):
+        raise ServiceError(_("Your account does not use an authenticator app."))
+    keyring = require()
+    device, field = second_factor.device_for(actor)
+    if device is not None and device.confirmed:
+        raise ServiceError(_("Your authenticator app is already set up."))
+    if device is not None:
+        return second_factor.open_secret(getattr(device, field), _private_key(keyring))
+    secret = second_factor.new_secret()
+    decoy = None if actor.decoy_of_id else active_decoy(actor)
+    with transaction.atomic():
+        SecondFactorDevice.objects.create(
+            user=actor,
+            name="authenticator",
+            confirmed=False,
+            sealed_secret=second_factor.seal_secret(secret, bytes(actor.public_key)),
+            decoy_sealed_secret=(
+                second_factor.seal_secret(secret, bytes(decoy.public_key)) if decoy else None
+            ),
+        )
+        audit.record(
+            organisation=actor.organisation,
+            actor=actor,
+            verb="member.second_factor_prepare",
+            target=actor,
+        )
+    return secret
+
+
+def do_check_second_factor(*, actor: Member, code: str) -> SecondFactorDevice:
+    """Check a code from the actor's authenticator app; a right one confirms a
+    new device. Refusals (wrong, reused, or too soon after wrong ones) raise
+    ServiceError and slow the next attempts down."""
+    if not second_factor.required(actor):
+        raise ServiceError(_("Your account does not use an authenticator app."))
+    keyring = require()
+    with transaction.atomic():
+        device, field = second_factor.device_for(actor)
+        if device is None:
+            raise ServiceError(_("Set up your authenticator app first."))
+        device = SecondFactorDevice.objects.select_for_update().get(pk=device.pk)
+        allowed, _why = device.verify_is_allowed()
+        if not allowed:
+            raise ServiceError(_("Too many wrong codes. Wait a minute, then try again."))
+        secret = second_factor.open_secret(getattr(device, field), _private_key(keyring))
+        step = second_factor.matching_step(secret, code, after=device.last_t)
+        if step is None:
+            device.throttle_increment()
+            wrong = True
+        else:
+            wrong = False
+            device.throttle_reset(commit=False)
+            device.last_t = step
+            device.confirmed = True
+            device.save()
+        audit.record(
+            organisation=actor.organisation,
+            actor=actor,
+            verb="member.second_factor_refused" if wrong else "member.second_factor",
+            target=actor,
+        )
+    if wrong:
+        raise ServiceError(_("That code is not right. Enter the code your app shows now."))
+    return device
+
+
+def do_reset_second_factor(*, actor: Member, member: Member) -> None:
+    """Forget a coordinator's authenticator app (a lost phone): they set up a
+    new one at their next login. Their sessions end now."""
+    roles.require_coordinator(actor)
+    if member.organisation_id != actor.organisation_id or member.role != Role.COORDINATOR:
+        raise ServiceError(_("Only a coordinator's authenticator app can be reset."))
+    if member.pk == actor.pk:
+        raise ServiceError(_("Ask another coordinator to reset your authenticator app."))
+    with transaction.atomic():
+        SecondFactorDevice.objects.filter(user=member).delete()
+        end_sessions(_with_decoys(member))
+        audit.record(
+            organisation=actor.organisation,
+            actor=actor,
+            verb="member.second_factor_reset",
+            target=member,
+        )

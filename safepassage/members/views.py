@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import functools
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -31,17 +34,21 @@ from safepassage.dashboard.crud import form_page
 from safepassage.vault import crypto
 from safepassage.vault.session import open_session
 
-from . import selectors, services
+from . import second_factor, selectors, services
 from .forms import (
     ApproveForm,
     ChangePasswordForm,
     ConfirmForm,
+    DuressPasswordForm,
     InviteForm,
     JoinForm,
     LoginForm,
     PreferencesForm,
+    SecondFactorForm,
 )
 from .models import MemberStatus
+
+MEMBER_BACKEND = "safepassage.members.backends.HandleBackend"
 
 
 def _safe_next(request: HttpRequest) -> str | None:
@@ -74,14 +81,88 @@ def login_view(request: HttpRequest) -> HttpResponse:
             password=form.cleaned_data["password"],
         )
         if member is not None:
+            if second_factor.required(member):
+                return _to_second_factor(request)
             return redirect(_safe_next(request) or "dashboard:home")
-        # One message for an unknown handle and a wrong password alike.
+        # One message for an unknown handle and a wrong password alike. (When
+        # the lockout refused the attempt, axes' middleware answers with
+        # ``lockout_response`` instead.)
         form.add_error(None, _("Handle or password is incorrect"))
     return render(
         request,
         "registration/login.html",
         {"form": form, "next": _safe_next(request) or "", "title": _("Log in")},
     )
+
+
+def lockout_response(request: HttpRequest, original_response=None, credentials=None):
+    """The login page saying the lockout refused the attempt (AXES_LOCKOUT_CALLABLE).
+
+    The same page for every handle, existing or not: axes counts what was
+    typed, not who it names.
+    """
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(
+        request,
+        "registration/login.html",
+        {
+            "form": LoginForm(),
+            "next": _safe_next(request) or "",
+            "lockout": _(
+                "Too many failed attempts to log in. Wait %(minutes)d minutes, then try again."
+            )
+            % {"minutes": minutes},
+            "title": _("Log in"),
+        },
+        status=429,
+    )
+
+
+def _to_second_factor(request: HttpRequest) -> HttpResponse:
+    target = reverse("members:second_factor")
+    following = _safe_next(request)
+    if following:
+        target += "?" + urlencode({"next": following})
+    return redirect(target)
+
+
+@sensitive_post_parameters("code")
+@csrf_protect
+@never_cache
+def second_factor_view(request: HttpRequest) -> HttpResponse:
+    """A coordinator's code from their authenticator app, after the password;
+    at the first login, setting the app up (QR code and secret) first."""
+    member = request.user
+    if not member.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not second_factor.required(member) or second_factor.is_verified(request):
+        return redirect(_safe_next(request) or "dashboard:home")
+    device, _field = second_factor.device_for(member)
+    enrolling = device is None or not device.confirmed
+    secret = services.do_prepare_second_factor(actor=member) if enrolling else ""
+    form = SecondFactorForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.do_check_second_factor(actor=member, code=form.cleaned_data["code"])
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            second_factor.mark_verified(request)
+            return redirect(_safe_next(request) or "dashboard:home")
+    context = {
+        "form": form,
+        "enrolling": enrolling,
+        "next": _safe_next(request) or "",
+        "title": _("Set up your authenticator app") if enrolling else _("Enter your code"),
+    }
+    if enrolling:
+        uri = second_factor.provisioning_uri(secret, member.handle)
+        context["secret_groups"] = [secret[i : i + 4] for i in range(0, len(secret), 4)]
+        # Markup made by segno from our own link: no script, no style attribute.
+        context["qr_code"] = mark_safe(  # noqa: S308
+            second_factor.qr_svg(uri, title=_("QR code for your authenticator app"))
+        )
+    return render(request, "registration/second_factor.html", context)
 
 
 @never_cache
@@ -122,7 +203,7 @@ def join_view(request: HttpRequest, token: str) -> HttpResponse:
         except ServiceError as error:
             refuse(form, error)
         else:
-            login(request, member)
+            login(request, member, backend=MEMBER_BACKEND)
             open_session(request, member_id=member.pk, private_key=private_key)
             return redirect("members:awaiting")
     return render(
@@ -164,6 +245,45 @@ def password_view(request: MemberRequest) -> HttpResponse:
             return redirect("dashboard:home")
     return render(
         request, "registration/password.html", {"form": form, "title": _("Change password")}
+    )
+
+
+@sensitive_post_parameters("current_password", "new_password1", "new_password2")
+@member_view
+def security_view(request: MemberRequest) -> HttpResponse:
+    """The account's security: log out everywhere, and the duress password."""
+    member = request.user
+    action = request.POST.get("action") if request.method == "POST" else None
+    form = DuressPasswordForm(posted(request) if action == "duress" else None, user=member)
+    if action == "everywhere":
+        services.do_log_out_everywhere(actor=member, request=request)
+        messages.success(request, _("You are logged out everywhere."))
+        return redirect("members:login")
+    if action == "clear_duress":
+        services.do_clear_duress_password(actor=member)
+        messages.success(request, _("Your duress password is turned off."))
+        return redirect("members:security")
+    if action == "duress" and form.is_valid():
+        try:
+            services.do_set_duress_password(
+                actor=member,
+                current_password=form.cleaned_data["current_password"],
+                duress_password=form.cleaned_data["new_password1"],
+            )
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("Your duress password is set."))
+            return redirect("members:security")
+    return render(
+        request,
+        "members/security.html",
+        {
+            "form": form,
+            "uses_second_factor": second_factor.required(member),
+            "idle_minutes": settings.SESSION_IDLE_MINUTES,
+            "title": _("Security"),
+        },
     )
 
 
@@ -270,6 +390,22 @@ def remove_view(request: MemberRequest, member) -> HttpResponse:
         success_url="members:list",
         template="members/remove.html",
         context={"target": target, "title": _("Remove a member")},
+    )
+
+
+@coordinator_view
+def reset_second_factor_view(request: MemberRequest, member) -> HttpResponse:
+    target = selectors.get_member(request.user, member)
+    return form_page(
+        request,
+        ConfirmForm,
+        save=functools.partial(services.do_reset_second_factor, actor=request.user, member=target),
+        saved_message=_(
+            "The authenticator app is reset. They set up a new one at their next login."
+        ),
+        success_url="members:list",
+        template="members/reset_second_factor.html",
+        context={"target": target, "title": _("Reset an authenticator app")},
     )
 
 

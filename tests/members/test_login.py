@@ -11,6 +11,8 @@ from safepassage.roles import Role
 from safepassage.vault.keyring import unlocked
 from tests.factories import PASSWORD
 
+from .support import code_for, device_of, enrol, secret_of
+
 LOGIN = reverse("members:login")
 GENERIC_ERROR = "Handle or password is incorrect"
 
@@ -25,11 +27,21 @@ def test_login_page_has_labelled_fields(client, db):
 def test_login_unlocks_the_members_keys(client, world):
     response = client.post(LOGIN, {"handle": world.coord.handle, "password": PASSWORD})
     assert response.status_code == 302
-    assert response["Location"] == reverse("dashboard:home")
+    # A coordinator gives a code from their authenticator app next.
+    assert response["Location"] == reverse("members:second_factor")
     assert response.cookies[settings.VAULT_COOKIE_NAME].value
+    enrol(client, world.coord, world.coord_keyring)
     # The sealed records open on the next page.
     body = client.get(reverse("cases:list")).content.decode()
     assert "Camellia" in body
+
+
+def test_a_cell_member_goes_straight_to_their_legs(client, world):
+    driver, _ring = world.member(0)
+    response = client.post(LOGIN, {"handle": driver.handle, "password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dashboard:home")
+    assert client.get(reverse("dashboard:home"))["Location"] == reverse("field:my_legs")
 
 
 def test_wrong_password_and_unknown_handle_get_the_same_single_error(client, world):
@@ -48,11 +60,23 @@ def test_login_follows_a_safe_next_and_ignores_an_outside_one(client, world):
     response = client.post(
         f"{LOGIN}?next={target}", {"handle": world.coord.handle, "password": PASSWORD}
     )
+    # The next page is carried through the second factor.
+    step = response["Location"]
+    assert step == f"{reverse('members:second_factor')}?next=%2Fcells%2F"
+    assert client.get(step).status_code == 200  # the set-up page makes the secret
+    secret = secret_of(world.coord, world.coord_keyring)
+    response = client.post(step, {"code": code_for(secret), "next": target})
     assert response["Location"] == target
     client.post(reverse("members:logout"))
     response = client.post(
         LOGIN,
         {"handle": world.coord.handle, "password": PASSWORD, "next": "https://evil.example/"},
+    )
+    assert response["Location"] == reverse("members:second_factor")
+    device = device_of(world.coord)
+    response = client.post(
+        reverse("members:second_factor"),
+        {"code": code_for(secret, after=device.last_t), "next": "https://evil.example/"},
     )
     assert response["Location"] == reverse("dashboard:home")
 

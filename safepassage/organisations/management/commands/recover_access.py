@@ -23,7 +23,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         member = (
-            Member.objects.filter(handle=options["handle"]).select_related("organisation").first()
+            Member.objects.filter(handle=options["handle"], decoy_of__isnull=True)
+            .select_related("organisation")
+            .first()
         )
         if member is None:
             raise CommandError("No member has that handle.")
