@@ -6,9 +6,11 @@ import pytest
 from django.db import transaction
 
 from safepassage.audit.models import AuditEvent
-from safepassage.audit.selectors import first_broken_link, read_entries
+from safepassage.audit.selectors import check_chain, first_broken_link, read_entries
+from safepassage.audit.services import entry_bytes
 from safepassage.members.models import Member
 from safepassage.organisations.models import Organisation
+from safepassage.vault import crypto
 from safepassage.vault.keyring import Locked, unlocked
 
 from ..factories import OrganisationFactory
@@ -52,24 +54,53 @@ def test_an_edited_time_is_detected(world):
     assert first_broken_link(organisation=world.org) == 4
 
 
-def test_an_entry_recomputed_without_its_predecessor_is_detected(world):
-    """Editing an entry and fixing its own hash still breaks the next link."""
-    from safepassage.audit.services import entry_bytes
-    from safepassage.vault import crypto
-
-    event = _event(world, 5)
-    forged = bytes(_event(world, 2).sealed_entry)  # a real, sealed entry of another time
+def _forge(world, seq: int, sealed_entry: bytes) -> bytes:
+    """Replace entry ``seq``'s ciphertext and recompute its own hash, as someone
+    with write access to the database but no keys can. Returns the new hash."""
+    event = _event(world, seq)
     new_hash = crypto.chain_hash(
         bytes(event.prev_hash),
         entry_bytes(
             prev_hash=bytes(event.prev_hash),
-            seq=5,
+            seq=seq,
             at_iso=event.at.isoformat(),
-            sealed_entry=forged,
+            sealed_entry=sealed_entry,
         ),
     )
-    AuditEvent.objects.filter(pk=event.pk).update(sealed_entry=forged, entry_hash=new_hash)
-    assert first_broken_link(organisation=world.org) == 6
+    AuditEvent.objects.filter(pk=event.pk).update(sealed_entry=sealed_entry, entry_hash=new_hash)
+    return new_hash
+
+
+def test_an_entry_recomputed_without_its_predecessor_is_detected(world):
+    """Editing an entry and fixing its own hash: its MAC no longer verifies; the
+    hash chain alone shows it at the next link."""
+    _forge(world, 5, bytes(_event(world, 2).sealed_entry))  # a real entry of another time
+    check = check_chain(organisation=world.org)
+    assert (check.broken_at, check.reason) == (5, "mac")
+    assert first_broken_link(organisation=world.org, use_mac=False) == 6
+
+
+def test_a_chain_rewritten_with_every_hash_recomputed_is_named_at_the_first_rewrite(world):
+    """The whole chain from entry 5 on recomputed: it holds as a hash chain (which
+    needs no key to recompute), but the MACs name entry 5."""
+    prev = _forge(world, 5, bytes(_event(world, 2).sealed_entry))
+    last = _seqs(world)[-1]
+    for seq in range(6, last + 1):
+        event = _event(world, seq)
+        new_hash = crypto.chain_hash(
+            prev,
+            entry_bytes(
+                prev_hash=prev,
+                seq=seq,
+                at_iso=event.at.isoformat(),
+                sealed_entry=bytes(event.sealed_entry),
+            ),
+        )
+        AuditEvent.objects.filter(pk=event.pk).update(prev_hash=prev, entry_hash=new_hash)
+        prev = new_hash
+    assert first_broken_link(organisation=world.org, use_mac=False) is None
+    check = check_chain(organisation=world.org)
+    assert (check.broken_at, check.reason) == (5, "mac")
 
 
 def test_a_deleted_entry_is_detected_at_the_next_one(world):
