@@ -119,3 +119,15 @@ class AddCoordinatorForm(forms.Form):
     def __init__(self, *args, candidates=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["member"].queryset = candidates
+
+
+class PurgeCaseForm(forms.Form):
+    """The confirmation a purge needs: without it a POST destroys nothing."""
+
+    confirm = forms.BooleanField(
+        label=_(
+            "I understand that purging destroys this case's keys and records "
+            "everywhere, at once, and cannot be undone."
+        ),
+        error_messages={"required": _("Tick the box to confirm the purge.")},
+    )

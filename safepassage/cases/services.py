@@ -209,3 +209,21 @@ def do_add_case_note(*, actor, case: Case, text: str) -> CaseEvent:
         event = add_event(case=case, kind=CaseEventKind.NOTE, text=text.strip(), actor=actor)
         audit.record(organisation=actor.organisation, actor=actor, verb="case.note", target=event)
     return event
+
+
+def do_purge_case(*, actor, case: Case):
+    """Purge ``case`` now (crypto-shredding, ``retention.purge_case``): its
+    coordinators only, whatever its status. Returns the ``PurgeReport``."""
+    from .retention import purge_case
+
+    roles.require_case_coordinator(actor, case)
+    with transaction.atomic():
+        locked = (
+            Case.objects.select_for_update(of=("self",))
+            .select_related("organisation")
+            .filter(pk=case.pk)
+            .first()
+        )
+        if locked is None:
+            raise ServiceError(_("This case has been purged already."))
+        return purge_case(case=locked, actor=actor)

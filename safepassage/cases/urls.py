@@ -12,5 +12,6 @@ urlpatterns = [
     path("<uuid:case>/status/", views.status_view, name="status"),
     path("<uuid:case>/travellers/new/", views.traveller_new_view, name="traveller_new"),
     path("<uuid:case>/coordinators/add/", views.coordinator_add_view, name="coordinator_add"),
+    path("<uuid:case>/purge/", views.purge_view, name="purge"),
     path("travellers/<uuid:traveller>/edit/", views.traveller_edit_view, name="traveller_edit"),
 ]

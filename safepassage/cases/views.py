@@ -6,21 +6,32 @@ import functools
 from functools import partial
 from typing import cast
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from safepassage.core.errors import ServiceError
 from safepassage.dashboard.access import MemberRequest, coordinator_view, posted, refuse
 from safepassage.dashboard.crud import embedded_form_action, form_page
 from safepassage.journeys.forms import JourneyForm
 from safepassage.members.selectors import members_for
+from safepassage.travellers.views import case_section as traveller_links_section
 
-from . import selectors, services
-from .forms import AddCoordinatorForm, CaseForm, NoteForm, OpenCaseForm, StatusForm, TravellerForm
-from .models import Case
+from . import retention, selectors, services
+from .forms import (
+    AddCoordinatorForm,
+    CaseForm,
+    NoteForm,
+    OpenCaseForm,
+    PurgeCaseForm,
+    StatusForm,
+    TravellerForm,
+)
+from .models import Case, CaseStatus
 
 
 def _other_coordinators(member):
@@ -89,6 +100,9 @@ def _render_case(request: MemberRequest, case: Case, **forms) -> HttpResponse:
             "note_form": forms.get("note_form") or NoteForm(),
             "status_form": status_form,
             "journey_form": forms.get("journey_form") or JourneyForm(),
+            "retention_days": settings.SAFEPASSAGE_RETENTION_DAYS,
+            "purge_due": retention.purge_due(case),
+            **traveller_links_section(request, case),
             "title": case.codename,
         },
     )
@@ -209,4 +223,57 @@ def coordinator_add_view(request: MemberRequest, case) -> HttpResponse:
         success_url=reverse("cases:detail", kwargs={"case": record.pk}),
         template="cases/coordinator_form.html",
         context={"case": record, "title": _("Add a coordinator")},
+    )
+
+
+# What the purge page counts, by model label, in the order it lists them.
+PURGED_RECORDS = [
+    ("cases.Traveller", _lazy("Travellers")),
+    ("cases.CaseEvent", _lazy("Timeline entries")),
+    ("journeys.Journey", _lazy("Journeys")),
+    ("journeys.Leg", _lazy("Legs")),
+    ("journeys.Handoff", _lazy("Handoffs")),
+    ("checkins.Checkin", _lazy("Check-ins")),
+    ("alerts.Alert", _lazy("Alerts")),
+    ("alerts.AlertNote", _lazy("Notes on alerts")),
+]
+
+
+@coordinator_view
+def purge_view(request: MemberRequest, case) -> HttpResponse:
+    """Confirm, then purge the case at once (POST with the box ticked only)."""
+    actor = request.user
+    record = selectors.get_case(actor, case)
+    form = PurgeCaseForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            report = services.do_purge_case(actor=actor, case=record)
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(
+                request,
+                _(
+                    "The case is purged: %(keys)d copies of its keys and %(rows)d records "
+                    "were destroyed."
+                )
+                % {"keys": report.grants, "rows": report.rows},
+            )
+            return redirect("cases:list")
+    plan = retention.purge_plan(record)
+    listed = [(name, plan.record_count(label)) for label, name in PURGED_RECORDS]
+    return render(
+        request,
+        "cases/purge.html",
+        {
+            "case": record,
+            "form": form,
+            "plan": plan,
+            "listed": listed,
+            # The case row itself and what hangs on it without a page of its own
+            # (coordinators' links, check-in plans, deadlines, notifications...).
+            "other_rows": plan.rows - sum(n for _name, n in listed),
+            "is_open": record.status not in (CaseStatus.CLOSED, CaseStatus.ARRIVED),
+            "title": _("Purge this case"),
+        },
     )
