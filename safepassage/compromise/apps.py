@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CompromiseConfig(AppConfig):
+    name = "safepassage.compromise"
+    label = "compromise"
