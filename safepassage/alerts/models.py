@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from safepassage.vault.fields import SealedField, SealedModel
 
@@ -26,6 +27,9 @@ class AlertKind(models.TextChoices):
     POLICE_CHECK = "police_check", _("Police check")
     LOST_CONTACT = "lost_contact", _("Lost contact with the traveller")
     MEDICAL = "medical", _("Medical")
+    TRAVELLER_PROBLEM = "traveller_problem", _("The traveller says something is wrong")
+    LINK_REUSED = "link_reused", _("A used traveller link was opened again")
+    COMPROMISE = "compromise", _("Compromise declared")
     OTHER = "other", _("Other problem")
 
 
@@ -58,12 +62,15 @@ SEVERITY_BY_KIND: dict[str, str] = {
     AlertKind.POLICE_CHECK: Severity.CRITICAL,
     AlertKind.LOST_CONTACT: Severity.CRITICAL,
     AlertKind.MEDICAL: Severity.CRITICAL,
+    AlertKind.TRAVELLER_PROBLEM: Severity.CRITICAL,
+    AlertKind.LINK_REUSED: Severity.WARNING,
+    AlertKind.COMPROMISE: Severity.CRITICAL,
     AlertKind.OTHER: Severity.WARNING,
 }
 
 
 class AlertStatus(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("status", "Open")
     ACKNOWLEDGED = "acknowledged", _("Acknowledged")
     RESOLVED = "resolved", _("Resolved")
 

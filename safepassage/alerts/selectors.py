@@ -46,13 +46,14 @@ def alerts_for(member) -> QuerySet[Alert]:
 def get_alert(member, alert_id) -> Alert:
     """The alert, or Http404 for a missing alert and an inaccessible one alike."""
     return get_object_or_404(
-        alerts_for(member).select_related("leg", "leg__journey", "case", "deadline"), pk=alert_id
+        alerts_for(member).select_related("leg", "leg__journey", "case", "deadline", "raised_by"),
+        pk=alert_id,
     )
 
 
 def inbox(member, *, include_resolved: bool = False) -> QuerySet[Alert]:
     """Open alerts first (critical before warning, newest first), then the rest."""
-    qs = alerts_for(member).select_related("leg", "leg__journey", "case", "deadline")
+    qs = alerts_for(member).select_related("leg", "leg__journey", "case", "deadline", "raised_by")
     if not include_resolved:
         qs = qs.exclude(status=AlertStatus.RESOLVED)
     return qs.order_by("status", "severity", "-raised_at")

@@ -10,6 +10,9 @@
 - ``escalate_due``: the same for unacknowledged alerts whose next escalation
   time has passed.
 - ``deliver_due`` (notifications.delivery): send the outbox.
+- ``purge_expired`` (cases.retention): purge cases past their retention period.
+- ``wipe_ended_links`` (travellers.tasks): expired traveller links stop
+  opening, even with their URL.
 
 Every function takes ``now`` so tests drive time instead of sleeping.
 """
@@ -24,10 +27,12 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from safepassage.audit import services as audit
+from safepassage.cases.retention import purge_expired
 from safepassage.checkins.models import Deadline, DeadlineKind, DeadlineState
 from safepassage.journeys.models import OPEN_LEG_STATUSES, JourneyStatus
 from safepassage.notifications.delivery import deliver_due
 from safepassage.organisations.models import Organisation
+from safepassage.travellers.tasks import wipe_ended_links
 
 from .escalation import TOP_LEVEL, escalate_to, raise_alert
 from .models import Alert, AlertKind, AlertStatus
@@ -163,4 +168,8 @@ def tick(*, now: datetime | None = None) -> dict[str, int]:
         "raised": raised,
         "escalated": escalate_due(now=now),
         "delivered": deliver_due(now=now),
+        # Cases past their retention period are crypto-shredded (a few per tick).
+        "purged": len(purge_expired(now=now)),
+        # Expired traveller links stop opening even with their URL.
+        "links_wiped": wipe_ended_links(now=now),
     }

@@ -40,6 +40,7 @@ from safepassage.journeys import services as journey_services
 from safepassage.journeys.models import (
     OPEN_LEG_STATUSES,
     Handoff,
+    HandoffStatus,
     JourneyStatus,
     Leg,
     LegStatus,
@@ -138,8 +139,12 @@ class HandoffCard:
         return _("End: where you hand the traveller on")
 
     @property
+    def stand_down(self) -> bool:
+        return self.handoff.status == HandoffStatus.FROZEN
+
+    @property
     def has_photo(self) -> bool:
-        return self.readable and self.handoff.photo_type in PHOTO_TYPES
+        return self.readable and not self.stand_down and self.handoff.photo_type in PHOTO_TYPES
 
 
 @dataclass
@@ -157,6 +162,11 @@ class LegCard:
         if value in TransportKind.values:
             return str(TransportKind(value).label)
         return value
+
+    @property
+    def stand_down(self) -> bool:
+        """A compromise froze the leg: its page says "Stand down" and nothing else."""
+        return self.leg.status == LegStatus.FROZEN
 
     @property
     def can_start(self) -> bool:
@@ -303,6 +313,12 @@ def _receipt(request: HttpRequest, leg: Leg) -> dict | None:
     }
 
 
+def _stand_down(request: HttpRequest) -> HttpResponse:
+    """The page of a frozen leg, whatever was asked of it: no place, time,
+    vehicle or phrase, and no action."""
+    return render(request, "field/stand_down.html", _context(request.user, title=_("Stand down")))
+
+
 def _render_leg(
     request: HttpRequest,
     record: Leg,
@@ -332,6 +348,8 @@ def _render_leg(
 @field_view()
 def leg_detail(request: HttpRequest, leg) -> HttpResponse:
     record = journeys.get_leg(request.user, leg)
+    if record.status == LegStatus.FROZEN:
+        return _stand_down(request)
     form = LegActionForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         action = form.cleaned_data["action"]
@@ -355,7 +373,7 @@ def check_in(request: HttpRequest, leg) -> HttpResponse:
     """A check-in. A normal and a duress PIN get the very same answer: the
     same redirect to the same receipt; only the server knows the difference."""
     record = journeys.get_leg(request.user, leg)
-    if request.method != "POST":
+    if request.method != "POST" or record.status == LegStatus.FROZEN:
         return redirect("field:leg", leg=record.pk)
     form = CheckinForm(request.POST)
     if form.is_valid():
@@ -385,7 +403,7 @@ def report_problem(request: HttpRequest, leg) -> HttpResponse:
     """A problem on the leg (an unscheduled stop, a demand for money, ...):
     an alert for the coordinators, recorded against the leg."""
     record = journeys.get_leg(request.user, leg)
-    if request.method != "POST":
+    if request.method != "POST" or record.status == LegStatus.FROZEN:
         return redirect("field:leg", leg=record.pk)
     form = ProblemForm(request.POST)
     if form.is_valid():
@@ -409,6 +427,8 @@ def report_problem(request: HttpRequest, leg) -> HttpResponse:
 def handoff_photo(request: HttpRequest, handoff) -> HttpResponse:
     record = journeys.get_handoff(request.user, handoff)
     keyring = request.keyring  # type: ignore[attr-defined]
+    if record.status == HandoffStatus.FROZEN:
+        raise Http404
     if not keyring.can_open(record.compartment_id) or record.photo_type not in PHOTO_TYPES:
         raise Http404
     photo = record.photo

@@ -477,6 +477,12 @@ def _require_leg_cell_member(actor, leg: Leg) -> None:
         raise ServiceError(_("This leg is not yours."))
 
 
+def _refuse_frozen(leg: Leg) -> None:
+    """A compromise froze the leg: nothing may happen on it until it is released."""
+    if leg.status == LegStatus.FROZEN:
+        raise ServiceError(_("Stand down: this leg is frozen."))
+
+
 def _record_leg_action(*, actor, leg: Leg, text: str, verb: str) -> None:
     """A cell's action on its leg: the case timeline entry, sealed in the leg's
     compartment (the cell holds no case key; the case's coordinators hold the
@@ -494,6 +500,7 @@ def _record_leg_action(*, actor, leg: Leg, text: str, verb: str) -> None:
 def do_mark_leg_started(*, actor, leg: Leg) -> Leg:
     """The cell has the traveller: the leg is under way and its pickup done."""
     _require_leg_cell_member(actor, leg)
+    _refuse_frozen(leg)
     if leg.journey.status != JourneyStatus.ACTIVE:
         raise ServiceError(_("This journey has not been started by its coordinators yet."))
     if leg.status != LegStatus.PLANNED:
@@ -523,6 +530,7 @@ def do_mark_leg_started(*, actor, leg: Leg) -> Leg:
 def do_mark_leg_handed_off(*, actor, leg: Leg) -> Leg:
     """The cell has handed the traveller on. The last leg completes the journey."""
     _require_leg_cell_member(actor, leg)
+    _refuse_frozen(leg)
     if leg.status != LegStatus.STARTED:
         raise ServiceError(_("Start this leg before marking it handed off."))
     now = timezone.now()

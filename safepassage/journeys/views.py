@@ -42,6 +42,33 @@ def _transport_label(value: object) -> str:
         return text
 
 
+def _burned_warnings(request: MemberRequest, *, legs=(), handoffs=()) -> dict:
+    """{leg or handoff id: [warning]} for what reuses a burned vehicle, place
+    or safe house, or a compromised cell or contact (see compromise.selectors)."""
+    from safepassage.compromise.selectors import planner_warnings
+
+    return planner_warnings(
+        organisation=request.user.organisation,
+        keyring=request.keyring,
+        legs=legs,
+        handoffs=handoffs,
+    )
+
+
+def _warn_after_save(request: MemberRequest, save, kind: str):
+    """``save`` (a service call), then a warning message for each burned
+    thing the saved leg or handoff uses: the planner sees it on the next page."""
+
+    def saved(**data):
+        record = save(**data)
+        found = _burned_warnings(request, **{kind: [record]})
+        for warning in found.get(record.pk, []):
+            messages.warning(request, warning)
+        return record
+
+    return saved
+
+
 def _render_journey(request: MemberRequest, journey: Journey, *, error: str = "", status=200):
     """The planner page. ``error`` is a refusal from one of its buttons."""
     legs = list(selectors.plan_legs(journey))
@@ -52,12 +79,13 @@ def _render_journey(request: MemberRequest, journey: Journey, *, error: str = ""
         | {h.compartment_id for h in handoffs.values()}
         | {request.user.organisation.coordinators_compartment_id}
     )
+    burned = _burned_warnings(request, legs=legs, handoffs=handoffs.values())
     steps = []
     for position in range(len(legs) + 1 if legs else 0):
         handoff = handoffs.get(position)
         if handoff is not None:
             kind = "pickup" if position == 0 else "arrival" if position == len(legs) else "handoff"
-            steps.append({"handoff": handoff, "kind": kind})
+            steps.append({"handoff": handoff, "kind": kind, "burned": burned.get(handoff.pk, [])})
         if position < len(legs):
             leg = legs[position]
             steps.append(
@@ -66,6 +94,7 @@ def _render_journey(request: MemberRequest, journey: Journey, *, error: str = ""
                     "transport": _transport_label(leg.transport),
                     "first": position == 0,
                     "last": position == len(legs) - 1,
+                    "burned": burned.get(leg.pk, []),
                 }
             )
     return render(
@@ -128,7 +157,11 @@ def leg_new_view(request: MemberRequest, journey) -> HttpResponse:
         request,
         LegForm,
         form_kwargs=_leg_form_kwargs(request),
-        save=functools.partial(services.do_add_leg, actor=request.user, journey=record),
+        save=_warn_after_save(
+            request,
+            functools.partial(services.do_add_leg, actor=request.user, journey=record),
+            "legs",
+        ),
         saved_message=_("The leg is added at the end of the journey."),
         success_url=reverse("journeys:detail", kwargs={"journey": record.pk}),
         template="journeys/leg_form.html",
@@ -154,11 +187,20 @@ def leg_edit_view(request: MemberRequest, leg) -> HttpResponse:
             "notes": record.notes,
         },
         form_kwargs=_leg_form_kwargs(request, leg=record),
-        save=functools.partial(services.do_update_leg, actor=request.user, leg=record),
+        save=_warn_after_save(
+            request,
+            functools.partial(services.do_update_leg, actor=request.user, leg=record),
+            "legs",
+        ),
         saved_message=_("The leg is saved."),
         success_url=reverse("journeys:detail", kwargs={"journey": record.journey_id}),
         template="journeys/leg_form.html",
-        context={"journey": record.journey, "leg": record, "title": _("Edit a leg")},
+        context={
+            "journey": record.journey,
+            "leg": record,
+            "burned": _burned_warnings(request, legs=[record]).get(record.pk, []),
+            "title": _("Edit a leg"),
+        },
     )
 
 
@@ -233,9 +275,11 @@ def handoff_edit_view(request: MemberRequest, handoff) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.do_update_handoff(
-                actor=request.user, handoff=record, **form.service_arguments()
-            )
+            _warn_after_save(
+                request,
+                functools.partial(services.do_update_handoff, actor=request.user, handoff=record),
+                "handoffs",
+            )(**form.service_arguments())
         except ServiceError as error:
             refuse(form, error)
         else:
@@ -249,6 +293,7 @@ def handoff_edit_view(request: MemberRequest, handoff) -> HttpResponse:
             "handoff": record,
             "journey": record.journey,
             "has_photo": has_photo,
+            "burned": _burned_warnings(request, handoffs=[record]).get(record.pk, []),
             "title": _("Edit a handoff"),
         },
     )

@@ -11,7 +11,7 @@ from django.utils.html import format_html
 
 register = template.Library()
 
-WHEN_FORMAT = "D j M, H:i"
+WHEN_FORMAT = "SHORT_DATETIME_FORMAT"  # per language: safepassage/formats/
 
 
 @register.filter

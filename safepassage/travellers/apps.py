@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TravellersConfig(AppConfig):
+    name = "safepassage.travellers"
+    label = "travellers"
