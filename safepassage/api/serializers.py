@@ -21,6 +21,7 @@ from safepassage.journeys.models import (
     TransportKind,
 )
 from safepassage.journeys.selectors import legs_for
+from safepassage.roles import is_coordinator
 from safepassage.vault import keyring
 
 from .permissions import scope_of
@@ -66,6 +67,17 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="What went wrong, for a person to read.")
 
 
+def withhold_if_frozen(serializer, record, data: dict, names: tuple[str, ...]) -> dict:
+    """A frozen leg or handoff tells a cell only to stand down: ``names`` are
+    withheld (null) unless the caller is a coordinator, who plans what
+    replaces it. The field pages do the same."""
+    request = serializer.context.get("request")
+    if record.status == "frozen" and not (request is not None and is_coordinator(request.user)):
+        for name in names:
+            data[name] = None
+    return data
+
+
 class HandoffSerializer(serializers.Serializer):
     """What each side of a handoff needs to recognise the other.
 
@@ -86,7 +98,11 @@ class HandoffSerializer(serializers.Serializer):
         help_text="The leg receiving the traveller; null for the arrival, and for a leg "
         "the caller may not see."
     )
-    status = serializers.ChoiceField(choices=HandoffStatus.choices, read_only=True)
+    status = serializers.ChoiceField(
+        choices=HandoffStatus.choices,
+        read_only=True,
+        help_text="`frozen`: stand down; a cell is then told nothing else about it.",
+    )
     window_start = serializers.DateTimeField(read_only=True, allow_null=True)
     window_end = serializers.DateTimeField(read_only=True, allow_null=True)
     done_at = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -136,6 +152,23 @@ class HandoffSerializer(serializers.Serializer):
     def get_has_photo(self, handoff) -> bool:
         return can_open(handoff) and handoff.photo_type in PHOTO_TYPES
 
+    WITHHELD_WHEN_FROZEN = (
+        "place",
+        "clothing",
+        "vehicle_colour",
+        "vehicle_plate",
+        "signal",
+        "notes",
+        "phrase_challenge",
+        "phrase_response",
+    )
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if data.get("has_photo") and instance.status == "frozen":
+            data["has_photo"] = is_coordinator(self.context["request"].user)
+        return withhold_if_frozen(self, instance, data, self.WITHHELD_WHEN_FROZEN)
+
 
 class LegSerializer(serializers.Serializer):
     """A leg and the handoffs at its two ends: `start_handoff` is where its cell
@@ -145,7 +178,15 @@ class LegSerializer(serializers.Serializer):
     journey = serializers.UUIDField(source="journey_id", read_only=True)
     position = serializers.IntegerField(read_only=True, help_text="0 for the first leg.")
     cell = serializers.UUIDField(source="cell_id", read_only=True, allow_null=True)
-    status = serializers.ChoiceField(choices=LegStatus.choices, read_only=True)
+    status = serializers.ChoiceField(
+        choices=LegStatus.choices,
+        read_only=True,
+        help_text=(
+            "`frozen`: a compromise response stopped this leg; stand down and wait. "
+            "Its cell is then told nothing else about it (route, vehicle and "
+            "handoffs are null)."
+        ),
+    )
     window_start = serializers.DateTimeField(read_only=True, allow_null=True)
     window_end = serializers.DateTimeField(read_only=True, allow_null=True)
     started_at = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -158,8 +199,22 @@ class LegSerializer(serializers.Serializer):
     start_handoff = HandoffSerializer(read_only=True, allow_null=True)
     end_handoff = HandoffSerializer(read_only=True, allow_null=True)
 
+    # What a cell stops seeing once its leg is frozen by a compromise response.
+    WITHHELD_WHEN_FROZEN = (
+        "transport",
+        "route",
+        "vehicle",
+        "notes",
+        "start_handoff",
+        "end_handoff",
+    )
+
     def get_readable(self, leg) -> bool:
         return can_open(leg)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        return withhold_if_frozen(self, instance, data, self.WITHHELD_WHEN_FROZEN)
 
 
 class CaseLegSerializer(LegSerializer):

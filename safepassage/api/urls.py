@@ -1,6 +1,6 @@
 """``/api/v1/``: the JSON API (see docs/API.md); ``/api/schema/``: its OpenAPI description."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from . import views
@@ -24,4 +24,7 @@ v1 = [
 urlpatterns = [
     path("v1/", include(v1)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    # Last: any other path under /api/ (any characters, newlines included)
+    # answers in JSON like a missing record.
+    re_path(r"^[\s\S]*$", views.NoSuchEndpoint.as_view()),
 ]

@@ -18,7 +18,7 @@ from django.utils import translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -479,3 +479,20 @@ class CaseDetail(ApiView):
             },
         )
         return Response(CaseDetailSerializer(record, context={"request": request}).data)
+
+
+# --- anything else under /api/ ------------------------------------------------------------
+
+
+class NoSuchEndpoint(ApiView):
+    # Any other path under /api/ (an id that is not a uuid, a mistyped path):
+    # the JSON 404 of a missing record (401 when not signed in, as for a real
+    # endpoint), never the HTML page the rest of the site shows. Not part of
+    # the description (``schema = None``).
+
+    schema = None
+    permission_classes = [IsMember]
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)  # authentication first: 401
+        raise exceptions.NotFound()  # whatever the method

@@ -62,6 +62,32 @@ def test_cell_member_gets_their_leg_with_both_handoffs_and_phrases(client, world
     assert all(start[k] for k in ("phrase_challenge", "phrase_response"))
 
 
+def test_a_frozen_leg_tells_its_cell_only_to_stand_down(client, world, login):
+    """After a compromise response freezes a leg, its cell reads its status and
+    nothing else over the API (as on the field pages); its coordinators still
+    read everything, to plan what replaces it."""
+    pickup, middle, _arrival = handoffs(world)
+    Leg.objects.filter(pk=world.legs[0].pk).update(status=LegStatus.FROZEN)
+    Handoff.objects.filter(pk__in=[pickup.pk, middle.pk]).update(status=HandoffStatus.FROZEN)
+    member, ring = world.member(0)
+    login(member, ring)
+
+    (leg,) = client.get(legs_url()).json()
+    assert leg["status"] == "frozen"
+    for name in ("route", "vehicle", "notes", "transport", "start_handoff", "end_handoff"):
+        assert leg[name] is None, name
+    handoff = client.get(handoff_url(middle)).json()
+    assert handoff["status"] == "frozen"
+    assert handoff["place"] is None and handoff["phrase_challenge"] is None
+    body = client.get(leg_url(world.legs[0])).content.decode()
+    assert "Yanji to Changchun" not in body and "grain market" not in body
+
+    login(world.coord, world.coord_keyring)
+    legs = {row["id"]: row for row in client.get(legs_url()).json()}
+    assert legs[str(world.legs[0].pk)]["route"] == "Yanji to Changchun"
+    assert "grain market" in legs[str(world.legs[0].pk)]["end_handoff"]["place"]
+
+
 def test_cell_member_json_carries_nothing_beyond_their_leg(client, world, login):
     member, ring = world.member(0)
     login(member, ring)
