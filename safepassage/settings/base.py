@@ -7,6 +7,7 @@ Secrets come from the environment only; a missing secret stops start-up
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    # Login lockout per handle and per address (settings under "login hardening").
+    "axes",
+    "csp",
     "safepassage.core",
     "safepassage.vault",
     "safepassage.audit",
@@ -57,6 +61,7 @@ INSTALLED_APPS = [
     "safepassage.cases",
     "safepassage.journeys",
     "safepassage.safehouses",
+    "safepassage.compromise",
     "safepassage.checkins",
     "safepassage.alerts",
     "safepassage.notifications",
@@ -64,19 +69,29 @@ INSTALLED_APPS = [
     "safepassage.field",
     "safepassage.demo",
     "safepassage.api",
+    "safepassage.backups",
+    "safepassage.travellers",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every answer (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "safepassage.members.middleware.MemberLanguageMiddleware",
+    # Coordinators' second factor, and idle expiry that only real activity renews.
+    "safepassage.members.middleware.MemberSessionMiddleware",
+    # One audit entry per request that opened a sealed value (who, which records).
+    "safepassage.audit.middleware.DecryptionAuditMiddleware",
     "safepassage.vault.middleware.VaultMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a login refused by the lockout into the lockout page (last, as axes asks).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "safepassage.urls"
@@ -130,7 +145,15 @@ DATABASES = {"default": database_from_env()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "members.Member"
-AUTHENTICATION_BACKENDS = ["safepassage.members.backends.HandleBackend"]
+# Handles are unique among members (a conditional constraint): a decoy, the
+# account a duress password opens, carries its member's handle, and the
+# login backend tells them apart. Django's check looks for a plain unique field.
+SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+AUTHENTICATION_BACKENDS = [
+    # Refuses a locked-out handle or address before any password work.
+    "axes.backends.AxesStandaloneBackend",
+    "safepassage.members.backends.HandleBackend",
+]
 LOGIN_URL = "members:login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 
@@ -151,14 +174,40 @@ VAULT_ARGON2_MEMLIMIT = int(os.environ.get("SAFEPASSAGE_ARGON2_MEMLIMIT", str(64
 # Sessions are server-side and short: the key material in them is ciphertext
 # under a key that only the browser's cookie holds.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
-SESSION_COOKIE_AGE = 30 * 60
-SESSION_SAVE_EVERY_REQUEST = True
+# A session ends after this many idle minutes. Each request a member makes
+# renews it (members.middleware); the notification badge's polling does not.
+SESSION_IDLE_MINUTES = int(os.environ.get("SAFEPASSAGE_SESSION_IDLE_MINUTES", "30"))
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Strict"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Strict"
 VAULT_COOKIE_NAME = "sp_vault"
+
+# --- login hardening (members.lockout, members.second_factor) -----------------------
+# django-axes: five failed logins in a row for one handle, or from one
+# address, refuse the next attempt (even with the right password) for the
+# cool-off period. Handle and address are counted separately, so neither
+# spreading guesses over many addresses nor over many handles gets past it.
+# Both are stored only as keyed digests (members.lockout), so the table says
+# nothing about who logs in from where; no access log is kept.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "safepassage.members.lockout.handle_key"
+AXES_CLIENT_IP_CALLABLE = "safepassage.members.lockout.address_key"
+AXES_HANDLER = "safepassage.members.lockout.LockoutHandler"
+AXES_LOCKOUT_CALLABLE = "safepassage.members.views.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["handle", "username", "password", "next", "csrfmiddlewaretoken"]
+AXES_VERBOSE = False
+# Coordinators' authenticator codes: after n wrong codes in a row the next
+# is refused for factor * 2**(n-1) seconds.
+SECOND_FACTOR_THROTTLE_FACTOR = 1
 
 # Uploads stay in memory (never a temporary file on disk) and are small.
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
@@ -173,6 +222,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Date order and words per language (safepassage/formats/).
+FORMAT_MODULE_PATH = ["safepassage.formats"]
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -184,6 +235,25 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # rather than "no-referrer": browsers then send a real Origin on our own form
 # posts, which Django's CSRF check requires ("no-referrer" makes it "null").
 SECURE_REFERRER_POLICY = "same-origin"
+# A strict Content Security Policy in every environment, so the page tests catch
+# a violation: scripts, styles, images and requests only from our own origin, no
+# inline script or style (none is allowed by 'unsafe-inline', nonces or
+# hashes), no eval, no plugins, no <base>, no framing, forms post only to us.
+# htmx is vendored and loaded from 'self', with eval and its injected
+# indicator <style> turned off (base.html's htmx-config).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
 
 # The JSON API (safepassage.api, docs/API.md): JSON only, session sign-in for
 # now (401 when missing), and errors mapped to the statuses the pages use.
@@ -225,6 +295,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        # axes narrates every login at INFO; its warnings (lockouts) are enough.
+        "axes": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
 
@@ -257,3 +329,12 @@ EMAIL_USE_TLS = os.environ.get("SAFEPASSAGE_EMAIL_USE_TLS", "") == "1"
 EMAIL_USE_SSL = os.environ.get("SAFEPASSAGE_EMAIL_USE_SSL", "") == "1"
 EMAIL_TIMEOUT = int(os.environ.get("SAFEPASSAGE_EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("SAFEPASSAGE_EMAIL_FROM", "safepassage@localhost")
+
+# --- retention and backups (docs/BACKUPS.md) -----------------------------------------------
+# Days after a case arrived or was closed before the worker purges it by
+# crypto-shredding its keys (0: never automatically; a case's coordinator
+# can still purge it at once).
+SAFEPASSAGE_RETENTION_DAYS = int(os.environ.get("SAFEPASSAGE_RETENTION_DAYS", "90"))
+# The age public key (age1...) backups are encrypted to. Its identity (the
+# secret half) stays offline and is needed only to restore.
+SAFEPASSAGE_BACKUP_RECIPIENT = os.environ.get("SAFEPASSAGE_BACKUP_RECIPIENT", "").strip()
