@@ -19,11 +19,14 @@ LOCALE_DIR = Path(settings.LOCALE_PATHS[0])
 LANGUAGES = ["ko", "zh_Hans"]
 
 # Source files of the pages a cell member sees in the field (paths as the .po
-# occurrences give them, relative to the safepassage package).
+# occurrences give them, relative to the safepassage package). "field/" holds the
+# stand-down page; "travellers/" holds the traveller link pages, their buttons
+# (models) and the messages shown when a link does not open (services).
 FIELD_SOURCES = (
     "field/",
     "checkins/templates/",
     "templates/registration/login.html",
+    "travellers/",
 )
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|%[sd]|\{(\w*)\}")
@@ -58,6 +61,21 @@ def test_field_page_strings_are_all_translated(language):
     # translated(): a non-empty msgstr (every plural form) and not fuzzy.
     missing = [entry.msgid for entry in entries if not entry.translated()]
     assert missing == []
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_stand_down_and_traveller_link_pages_count_as_field_sources(language):
+    msgids = {entry.msgid for entry in field_entries(catalogue(language))}
+    # The stand-down page, the traveller's buttons, the page that opens the link
+    # and a message shown when it does not open.
+    assert {
+        "Stand down",
+        "I am out",
+        "I am in the car",
+        "Something is wrong",
+        "A message for you",
+        "This link has expired.",
+    } <= msgids
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -135,3 +153,29 @@ def test_my_legs_page_renders_in_korean(compiled, world, login):
         assert msgstr in body
     assert ">Quick exit<" not in body
     assert 'lang="ko"' in body
+
+
+@pytest.mark.parametrize(
+    ("language", "expected_date", "expected_short"),
+    [
+        ("en", "3 Mar 2026, 03:30", "Tue 3 Mar, 03:30"),
+        ("ko", "2026년 3월 3일 03:30", "3월 3일"),
+        ("zh-hans", "2026年3月3日 03:30", "3月3日"),
+    ],
+)
+def test_dates_read_in_the_language_order(language, expected_date, expected_short):
+    """Dates follow the reader's language (year first in Korean and Chinese),
+    always on a 24-hour clock."""
+    from datetime import UTC, datetime
+
+    from django.template.defaultfilters import date
+
+    from safepassage.field.templatetags.field_tags import when
+
+    moment = datetime(2026, 3, 3, 3, 30, tzinfo=UTC)
+    with translation.override(language):
+        assert date(moment, "DATETIME_FORMAT") == expected_date
+        short = str(when(moment))
+    assert expected_short in short
+    assert "03:30" in short
+    assert 'datetime="2026-03-03T03:30:00+00:00"' in short
