@@ -272,6 +272,7 @@ def logged_in_client(coord, ring):
     from django.conf import settings
     from django.test import Client
 
+    from safepassage.members import second_factor
     from safepassage.vault import session as vault_session
 
     client = Client()
@@ -280,6 +281,8 @@ def logged_in_client(coord, ring):
     blob, cookie = vault_session.seal_session_material(ring.member_private_key)
     session[vault_session.SESSION_BLOB] = blob
     session[vault_session.SESSION_MEMBER] = str(coord.pk)
+    # A coordinator's session as the login leaves it once the second factor passed.
+    session[second_factor.SESSION_KEY] = str(coord.pk)
     session.save()
     client.cookies[settings.VAULT_COOKIE_NAME] = cookie
     return client

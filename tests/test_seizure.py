@@ -16,6 +16,7 @@ import pytest
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.contrib.sessions.models import Session
+from django.core.cache import caches
 from django.db import connection
 from django.http import HttpResponse
 from django.test import RequestFactory
@@ -107,6 +108,21 @@ def scan_files(finder: Finder, root: Path) -> int:
     return count
 
 
+def scan_cache(finder: Finder) -> int:
+    """Every key and value of every configured cache, as stored (pickled).
+    Returns the number of entries read; a backend whose entries cannot be
+    listed fails the test rather than being skipped."""
+    count = 0
+    for cache in caches.all(initialized_only=True):
+        store = getattr(cache, "_cache", None)
+        assert isinstance(store, dict), f"cannot list the entries of {type(cache).__name__}"
+        for key, value in store.items():
+            finder.value(f"cache key {key}", key)
+            finder.value(f"cache {key}", value)
+            count += 1
+    return count
+
+
 def scan_log(finder: Finder, records: list[logging.LogRecord]) -> None:
     for record in records:
         where = f"log {record.name}"
@@ -161,11 +177,45 @@ def _log_everyone_in(result) -> int:
     return Session.objects.count()
 
 
+def _browse_as_everyone(result) -> int:
+    """Every demo member opens the pages they use (coordinators their
+    dashboard, case list and cases; cell members their field pages), so
+    whatever pages put in the cache, the session or the logs is seized too.
+    Returns the number of pages read."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from safepassage.cases.models import Case
+    from safepassage.roles import is_coordinator
+
+    from .conftest import vault_login
+
+    pages = 0
+    for handle, password, _what in result.logins:
+        member = Member.objects.get(handle=handle, decoy_of__isnull=True)
+        client = Client()
+        ring = Keyring(member_id=member.pk, member_private_key=unlock_private_key(member, password))
+        vault_login(client, member, ring)
+        if is_coordinator(member):
+            urls = ["/", reverse("cases:list")] + [
+                reverse("cases:detail", args=[case.pk])
+                for case in Case.objects.filter(coordinator_links__member=member)
+            ]
+        else:
+            urls = [reverse("field:my_legs")]
+        for url in urls:
+            assert client.get(url).status_code == 200, url
+            pages += 1
+    return pages
+
+
 def _every_key(result) -> list[bytes]:
     """Every private key and every compartment key of the demo."""
     keys = []
     for handle, password, _what in result.logins:
-        keys.append(unlock_private_key(Member.objects.get(handle=handle), password))
+        keys.append(
+            unlock_private_key(Member.objects.get(handle=handle, decoy_of__isnull=True), password)
+        )
     recovery = recovery_keyring(organisation=result.organisation, shares=result.recovery_shares[:2])
     keys += recovery.recovery.values()
     coordinator = result.coordinator_keyring
@@ -186,6 +236,7 @@ def test_a_seized_server_reveals_none_of_the_demo(caplog, media_root):
     with every_log_record(caplog) as records, CaptureQueriesContext(connection) as queries:
         result = build_demo()
         sessions = _log_everyone_in(result)
+        pages = _browse_as_everyone(result)
         logging.getLogger("safepassage.test").debug("built")  # the capture works
     log = list(records)
     needles = sensitive_strings_of(result)
@@ -199,11 +250,13 @@ def test_a_seized_server_reveals_none_of_the_demo(caplog, media_root):
     values = scan_database(finder)
     scan_files(finder, media_root)  # the demo writes no files today; any it writes count
     scan_log(finder, log)
+    scan_cache(finder)
 
     assert finder.found == [], finder.found[:20]
     # Not vacuous: thousands of values, every query logged with its arguments.
     assert values > 2000
     assert sessions == len(result.logins)
+    assert pages > len(result.logins)
     assert len(queries) > 200
     assert sum(r.name == "django.db.backends" for r in log) >= len(queries) // 2
     assert any(r.name == "safepassage.test" for r in log)
@@ -228,6 +281,10 @@ def test_the_scan_finds_a_plaintext_that_leaked(world, media_root):
     assert any("journeys_leg.status (base64)" in f for f in finder.found)
     assert any("photo.txt" in f for f in finder.found)
     assert any("log x (argument)" in f for f in finder.found)
+    caches["default"].set("leaked", {"note": "Water and a blanket"})
+    assert scan_cache(finder) >= 1
+    assert any(f.startswith("cache ") for f in finder.found)
+    caches["default"].clear()
 
     key = bytes(range(32))
     key_finder = Finder([], [key])

@@ -78,6 +78,15 @@ if ALERT is not None:
 CELL_TOKEN = _optional_model("api.CellToken")
 if CELL_TOKEN is not None:
     PARAM_MODELS["token"] = [CELL_TOKEN]
+# The traveller's own link pages take the link's token (a string, not a record
+# id) and are not swept here; tests/travellers covers them. The coordinators'
+# pages take the link's id.
+TRAVELLER_LINK = _optional_model("travellers.TravellerLink")
+if TRAVELLER_LINK is not None:
+    PARAM_MODELS["traveller_link"] = [TRAVELLER_LINK]
+COMPROMISE = _optional_model("compromise.Compromise")
+if COMPROMISE is not None:
+    PARAM_MODELS["compromise"] = [COMPROMISE]
 
 ALL_MODELS = sorted(
     {m for models in PARAM_MODELS.values() for m in models}, key=lambda m: m.__name__
@@ -147,6 +156,27 @@ def sweep_world(db):
         do_create_contact(actor=world.coord, name="Broker Sweep-Contact", phone="+86 100")
         do_create_safe_house(actor=world.coord, codename="Sweep House", place="Nowhere", capacity=2)
         do_invite_member(actor=world.coord, role=Role.COORDINATOR, display_name="Invitee")
+        if COMPROMISE is not None:
+            from safepassage.compromise.exposure import Subject, SubjectKind
+            from safepassage.compromise.services import do_declare_compromise
+
+            do_declare_compromise(
+                actor=world.coord,
+                subject=Subject(
+                    SubjectKind.SAFE_HOUSE, SafeHouse.objects.get(organisation=world.org).pk
+                ),
+                reason="raid",
+            )
+        if TRAVELLER_LINK is not None:
+            from safepassage.travellers.services import do_issue_traveller_link
+
+            for case in (world.case, world.other_case):
+                do_issue_traveller_link(
+                    actor=world.coord,
+                    case=case,
+                    traveller=Traveller.objects.filter(case=case).first(),
+                    step="Sweep step",
+                )
     reporter, reporter_ring = world.member(0)
     with unlocked(reporter_ring):
         do_report_problem(
@@ -187,6 +217,10 @@ def _roles(world, other, other_member):
         in_org[ALERT] = {"organisation": org}
     if CELL_TOKEN is not None:
         in_org[CELL_TOKEN] = {"organisation": org}
+    if TRAVELLER_LINK is not None:
+        in_org[TRAVELLER_LINK] = {"case__organisation": org}
+    if COMPROMISE is not None:
+        in_org[COMPROMISE] = {"organisation": org}
     cell_member, cell_ring = world.member(0)
     own_leg = world.legs[0]
     own_handoffs = set(Handoff.objects.filter(from_leg=own_leg).values_list("pk", flat=True)) | set(
@@ -214,6 +248,8 @@ def _roles(world, other, other_member):
             Leg: Leg.objects.filter(journey__case=other_case),
             Handoff: Handoff.objects.filter(journey__case=other_case),
         }
+        if TRAVELLER_LINK is not None:
+            by_model[TRAVELLER_LINK] = TRAVELLER_LINK._base_manager.filter(case=other_case)
         qs = by_model.get(model)
         return set(qs.values_list("pk", flat=True)) if qs is not None else set()
 
@@ -297,6 +333,10 @@ def test_anonymous_is_turned_away_alike_for_real_and_missing_records(client, swe
         SafeHouse: SafeHouse.objects.filter(organisation=world.org).first().pk,
         Invitation: Invitation.objects.filter(organisation=world.org).first().pk,
     }
+    if TRAVELLER_LINK is not None:
+        real[TRAVELLER_LINK] = TRAVELLER_LINK._base_manager.get(case=world.case).pk
+    if COMPROMISE is not None:
+        real[COMPROMISE] = COMPROMISE._base_manager.get(organisation=world.org).pk
     failures = []
     assert any(p.uuid_params for p in patterns()), "no URL with record ids to sweep"
     for pattern in patterns():
@@ -358,6 +398,10 @@ def test_each_record_url_opens_for_someone_entitled(client, sweep_world):
         first = ALERT._base_manager.filter(organisation=world.org).first()
         if first is not None:
             entitled[0][2][ALERT] = first.pk
+    if TRAVELLER_LINK is not None:
+        entitled[0][2][TRAVELLER_LINK] = TRAVELLER_LINK._base_manager.get(case=world.case).pk
+    if COMPROMISE is not None:
+        entitled[0][2][COMPROMISE] = COMPROMISE._base_manager.get(organisation=world.org).pk
     unreachable = []
     assert any(p.uuid_params for p in patterns()), "no URL with record ids to sweep"
     for pattern in patterns():
