@@ -74,7 +74,7 @@ format: install
 # The need-to-know property over thousands of random organisations (the
 # dedicated slow run: EXAMPLES=10000 by default; see docs/SECURITY.md).
 test-property: install
-	SAFEPASSAGE_PROPERTY_EXAMPLES=$${EXAMPLES:-10000} $(BIN)/pytest tests/vault/test_need_to_know_property.py --runslow -k many_shapes -p no:cacheprovider --hypothesis-show-statistics
+	SAFEPASSAGE_PROPERTY_EXAMPLES=$${EXAMPLES:-10000} SAFEPASSAGE_PROPERTY_SHARDS=$${SHARDS:-2} $(BIN)/pytest tests/vault/test_need_to_know_property.py --runslow -k many_shapes -p no:cacheprovider -n $${SHARDS:-2} --hypothesis-show-statistics
 
 bench: install
 	$(BIN)/python bench/vault.py

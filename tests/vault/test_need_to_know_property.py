@@ -268,8 +268,12 @@ COMMON = {
 }
 
 
-# The dedicated run (``make test-property``) asks for thousands of examples.
+# The dedicated run (``make test-property``) asks for thousands of examples,
+# split into shards that pytest-xdist runs side by side, one per core. Each
+# shard is its own process with its own random seed, so the shards explore
+# different organisations.
 MANY_EXAMPLES = int(os.environ.get("SAFEPASSAGE_PROPERTY_EXAMPLES", "150"))
+SHARDS = max(1, int(os.environ.get("SAFEPASSAGE_PROPERTY_SHARDS", "1")))
 
 
 @pytest.fixture
@@ -303,7 +307,8 @@ def test_keys_follow_the_need_to_know_rule(db, shape):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("shard", range(SHARDS))
 @given(shape=shapes(max_cells=4, max_members=3, max_legs=6))
-@settings(max_examples=MANY_EXAMPLES, **COMMON)
-def test_keys_follow_the_need_to_know_rule_many_shapes(db, cheap_passwords, shape):
+@settings(max_examples=-(-MANY_EXAMPLES // SHARDS), **COMMON)
+def test_keys_follow_the_need_to_know_rule_many_shapes(db, cheap_passwords, shard, shape):
     _run_isolated(shape)
