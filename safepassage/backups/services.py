@@ -74,6 +74,18 @@ class RestoreSummary:
     organisations: int
 
 
+def _record_in_every_organisation(*, using: str, verb: str, detail: dict) -> None:
+    """One audit entry in each organisation's chain, in one transaction: a
+    backup holds every organisation, and it is the operator's act, not a
+    member's (no actor)."""
+    from safepassage.audit import services as audit
+    from safepassage.organisations.models import Organisation
+
+    with transaction.atomic(using=using):
+        for organisation in Organisation.objects.using(using).order_by("created_at"):
+            audit.record(organisation=organisation, actor=None, verb=verb, detail=detail)
+
+
 # --- taking a backup -------------------------------------------------------------------------
 
 
@@ -167,6 +179,13 @@ def take_backup(
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.{uuid.uuid4().hex}.partial")
     connection = connections[using]
+    # Recorded before the snapshot, so the backup carries the entry that says
+    # it was taken; a backup that then fails leaves the record of the attempt.
+    _record_in_every_organisation(
+        using=using,
+        verb="backup.start",
+        detail={"file": output.name, "recipient": str(recipient).strip()},
+    )
     try:
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with open(fd, "wb") as sink, _snapshot(connection):
@@ -440,6 +459,11 @@ def restore_backup(
                 f"The backup's rows do not hold together ({exc}). Nothing was restored."
             ) from None
         organisations = _verify_audit_chains(using)
+        _record_in_every_organisation(
+            using=using,
+            verb="backup.restore",
+            detail={"backup_created_at": header["created_at"], "rows": header["rows"]},
+        )
     from django.contrib.contenttypes.models import ContentType
 
     ContentType.objects.clear_cache()

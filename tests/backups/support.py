@@ -86,6 +86,26 @@ def empty_database() -> None:
                 cursor.execute(f"DELETE FROM {qn(model._meta.db_table)}")  # noqa: S608
 
 
+# The tables a restore adds to: each organisation's audit chain gets one
+# entry (``backup.restore``) and its head moves.
+AUDIT_TABLES = {"audit_auditevent", "audit_audithead"}
+
+
+def assert_restored(before: dict[str, list[tuple]], *, organisations: int) -> None:
+    """Every row of ``before`` (``every_row()`` once the backup was taken) is
+    back as it was, and the audit log holds exactly one more entry per
+    organisation: the restore's own."""
+    after = every_row()
+
+    def others(rows):
+        return {t: r for t, r in rows.items() if t not in AUDIT_TABLES}
+
+    assert others(after) == others(before)
+    events_before, events_after = before["audit_auditevent"], after["audit_auditevent"]
+    assert set(events_before) <= set(events_after)
+    assert len(events_after) == len(events_before) + organisations
+
+
 def _plain(value):
     return bytes(value) if isinstance(value, memoryview) else value
 

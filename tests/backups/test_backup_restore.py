@@ -17,6 +17,7 @@ from django.db import connection
 from django.urls import reverse
 
 from safepassage.audit.models import AuditEvent
+from safepassage.audit.selectors import first_broken_link, read_entries
 from safepassage.backups import dump
 from safepassage.backups.progress import progress_bar
 from safepassage.backups.services import BackupError, restore_backup, take_backup
@@ -24,11 +25,14 @@ from safepassage.cases.models import Case
 from safepassage.demo.scenario import AZALEA, COORDINATORS, build_demo
 from safepassage.members.models import Member
 from safepassage.organisations.models import Organisation
+from safepassage.vault.keyring import unlocked
 from safepassage.vault.models import CompartmentGrant
 from tests.conftest import vault_login
 from tests.factories import keyring_for
+from tests.vault.support import fresh_keyring
 
 from .support import (
+    assert_restored,
     decrypted_dump,
     empty_database,
     every_row,
@@ -70,10 +74,9 @@ def test_restore_into_an_empty_database_round_trips_every_record(client, tmp_pat
     restore, and every row of every table is back, byte for byte; then a
     coordinator logs in with their password and reads the case."""
     build_demo()
-    before = every_row()
-    assert sum(len(rows) for rows in before.values()) > 400
-
     path, output = _backup(tmp_path, age_key)
+    before = every_row()  # with the backup's own audit entry
+    assert sum(len(rows) for rows in before.values()) > 400
     assert "Backup written to" in output
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
@@ -86,7 +89,7 @@ def test_restore_into_an_empty_database_round_trips_every_record(client, tmp_pat
     assert "Restored" in out and "verify" in out
     assert err == ""  # not a terminal: no progress bar
 
-    assert every_row() == before
+    assert_restored(before, organisations=1)
 
     # The restored coordinator logs in with their password (the login view
     # unwraps their restored private key; a coordinator's second factor comes
@@ -131,17 +134,39 @@ def test_restore_refuses_a_database_that_is_not_empty(tmp_path, age_key, world):
 
 def test_restore_inside_a_transaction_round_trips_too(tmp_path, age_key, world):
     """The same round trip without committing (both databases in the test run)."""
-    before = every_row()
     path, _ = _backup(tmp_path, age_key)
+    before = every_row()
     empty_database()
     _nothing_restored()
     summary = restore_backup(path=path, identity_file=age_key.identity_file)
-    assert summary.rows == sum(len(r) for t, r in before.items() if t != "django_session")
+    assert summary.rows == sum(len(rows) for rows in before.values())
     assert summary.organisations == 1
-    after = every_row()
-    assert {t: r for t, r in after.items() if t != "django_session"} == {
-        t: r for t, r in before.items() if t != "django_session"
-    }
+    assert_restored(before, organisations=1)
+
+
+def test_backup_and_restore_are_in_the_audit_log(tmp_path, age_key, world):
+    """Taking a backup is an export of everything: every organisation's log
+    says so, inside the backup itself; a restore adds its own entry."""
+
+    def newest(n):
+        with unlocked(fresh_keyring(world.coord_keyring)):
+            entries = read_entries(organisation=world.org, limit=n)
+        return [(e["verb"], e["actor"], e["detail"]) for e in entries]
+
+    path, _ = _backup(tmp_path, age_key, name="nightly.backup.age")
+    started = ("backup.start", None, {"file": "nightly.backup.age", "recipient": age_key.public})
+    assert newest(1) == [started]
+    header, _tables = read_backup(path, age_key.identity_file)
+
+    empty_database()
+    restore_backup(path=path, identity_file=age_key.identity_file)
+    restored = (
+        "backup.restore",
+        None,
+        {"backup_created_at": header["created_at"], "rows": header["rows"]},
+    )
+    assert newest(2) == [restored, started]
+    assert first_broken_link(organisation=world.org) is None
 
 
 # --- refusals: nothing changes -------------------------------------------------------------
