@@ -104,6 +104,12 @@ class Member(SealedModel, AbstractBaseUser):  # type: ignore[django-manager-miss
         return self.status == MemberStatus.ACTIVE and self.is_active
 
     @property
+    def is_disabled(self) -> bool:
+        """Disabled pending review: their cell was declared compromised. They
+        hold no key and cannot log in until a coordinator reinstates them."""
+        return self.status == MemberStatus.ACTIVE and not self.is_active
+
+    @property
     def is_coordinator(self) -> bool:
         return self.role == Role.COORDINATOR
 

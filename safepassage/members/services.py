@@ -423,6 +423,47 @@ def do_remove_member(*, actor: Member, member: Member) -> int:
     return vault.rotate_due(keyring=keyring, organisation_id=actor.organisation_id)
 
 
+def do_reinstate_member(*, actor: Member, member: Member) -> int:
+    """Let a member disabled pending review log in again: the coordinators have
+    decided they can be trusted (their cell was declared compromised, see
+    ``compromise.services``).
+
+    Their memberships of compromised cells end: those cells' keys were
+    replaced and the cells are not used again. In any other cell they still
+    belong to, the keys of its open legs and handoffs are wrapped to them
+    again (deferred where the actor cannot open them). Their old sessions
+    stay ended; they log in with their own password. Returns the number of
+    compromised cells they left.
+    """
+    from safepassage.cells.models import Cell, CellMembership, CellStatus
+    from safepassage.journeys.services import sync_cell_grants
+
+    roles.require_coordinator(actor)
+    if (
+        member.organisation_id != actor.organisation_id
+        or member.decoy_of_id is not None
+        or not member.is_disabled
+    ):
+        raise ServiceError(_("This member is not disabled."))
+    keyring = require()
+    with transaction.atomic():
+        burned = CellMembership.objects.filter(member=member, cell__status=CellStatus.COMPROMISED)
+        left = burned.count()
+        burned.delete()
+        member.is_active = True
+        member.save(update_fields=["is_active"])
+        for cell in Cell.objects.filter(memberships__member=member).distinct():
+            sync_cell_grants(cell=cell, keyring=keyring)
+        audit.record(
+            organisation=actor.organisation,
+            actor=actor,
+            verb="member.reinstate",
+            target=member,
+            detail={"compromised_cells_left": left},
+        )
+    return left
+
+
 # --- duress password -----------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("invite/", views.invite_view, name="invite"),
     path("<uuid:member>/approve/", views.approve_view, name="approve"),
     path("<uuid:member>/remove/", views.remove_view, name="remove"),
+    path("<uuid:member>/reinstate/", views.reinstate_view, name="reinstate"),
     path(
         "<uuid:member>/reset-second-factor/",
         views.reset_second_factor_view,

@@ -394,6 +394,20 @@ def remove_view(request: MemberRequest, member) -> HttpResponse:
 
 
 @coordinator_view
+def reinstate_view(request: MemberRequest, member) -> HttpResponse:
+    target = selectors.get_member(request.user, member)
+    return form_page(
+        request,
+        ConfirmForm,
+        save=functools.partial(services.do_reinstate_member, actor=request.user, member=target),
+        saved_message=_("The member is reinstated and can log in again."),
+        success_url="members:list",
+        template="members/reinstate.html",
+        context={"target": target, "title": _("Reinstate a member")},
+    )
+
+
+@coordinator_view
 def reset_second_factor_view(request: MemberRequest, member) -> HttpResponse:
     target = selectors.get_member(request.user, member)
     return form_page(
