@@ -36,6 +36,17 @@ def _in_transaction() -> None:
         raise RuntimeError("deadline changes must run inside the calling service's transaction")
 
 
+def _one_at_a_time(leg: Leg) -> None:
+    """Hold the leg's row until the transaction ends, so that changes to its
+    deadlines (two check-ins at once, a check-in racing a hand-off) run one
+    after the other and each sees what the one before wrote. Without it, on
+    PostgreSQL the second would find no pending deadline left to meet and its
+    new one would break the one-pending-deadline constraint, losing a
+    check-in. SQLite runs one writing transaction at a time already (and
+    ignores the lock)."""
+    list(Leg.objects.select_for_update().filter(pk=leg.pk).values_list("pk", flat=True))
+
+
 def plan_for(leg: Leg) -> CheckinPlan:
     """The leg's plan, made from its transport's defaults if it has none yet."""
     plan = CheckinPlan.objects.filter(leg=leg).first()
@@ -107,6 +118,7 @@ def _last_sign_of_life(leg: Leg) -> datetime | None:
 def sync(leg: Leg, plan: CheckinPlan | None = None) -> None:
     """Bring the leg's pending deadlines in line with its window, plan and status."""
     _in_transaction()
+    _one_at_a_time(leg)
     plan = plan or plan_for(leg)
     if leg.status not in OPEN_LEG_STATUSES:
         cancel_all(leg)
@@ -125,12 +137,16 @@ def sync(leg: Leg, plan: CheckinPlan | None = None) -> None:
 
 
 def meet(leg: Leg, kind: str, at: datetime) -> None:
+    _in_transaction()
+    _one_at_a_time(leg)
     Deadline.objects.filter(leg=leg, kind=kind, state=DeadlineState.PENDING).update(
         state=DeadlineState.MET, met_at=at
     )
 
 
 def cancel_all(leg: Leg) -> None:
+    _in_transaction()
+    _one_at_a_time(leg)
     Deadline.objects.filter(leg=leg, state=DeadlineState.PENDING).update(
         state=DeadlineState.CANCELLED
     )
@@ -140,6 +156,7 @@ def roll(leg: Leg, at: datetime, plan: CheckinPlan | None = None) -> datetime | 
     """A sign of life at ``at``: the rolling deadline is met and the next one is
     due ``interval`` minutes later. Returns when the next check-in is due."""
     _in_transaction()
+    _one_at_a_time(leg)
     plan = plan or plan_for(leg)
     if leg.status != LegStatus.STARTED or not plan.interval:
         meet(leg, DeadlineKind.IN_TRANSIT, at)
