@@ -21,7 +21,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from django.db import models
@@ -98,7 +98,48 @@ class UnknownSubject(LookupError):
 
 
 @dataclass
-class Exposure:
+class ExposedIds:
+    """The ids a subject's exposure reaches, and what could not be searched:
+    what ``Exposure`` computes and a declaration's snapshot keeps
+    (``selectors.Snapshot``). The sets are described on ``Exposure``."""
+
+    compartment_ids: set[uuid.UUID] = field(default_factory=set)
+    member_ids: set[uuid.UUID] = field(default_factory=set)
+    cell_ids: set[uuid.UUID] = field(default_factory=set)
+    leg_ids: set[uuid.UUID] = field(default_factory=set)
+    handoff_ids: set[uuid.UUID] = field(default_factory=set)
+    safe_house_ids: set[uuid.UUID] = field(default_factory=set)
+    contact_ids: set[uuid.UUID] = field(default_factory=set)
+    case_ids: set[uuid.UUID] = field(default_factory=set)
+    described_case_ids: set[uuid.UUID] = field(default_factory=set)
+    traveller_ids: set[uuid.UUID] = field(default_factory=set)
+    adjacent_cell_ids: set[uuid.UUID] = field(default_factory=set)
+    active_journey_ids: set[uuid.UUID] = field(default_factory=set)
+    open_leg_ids: set[uuid.UUID] = field(default_factory=set)
+    legs_needing_new_cell: set[uuid.UUID] = field(default_factory=set)
+    legs_needing_new_safe_house: set[uuid.UUID] = field(default_factory=set)
+    directory_exposed: bool = False
+    not_searchable: int = 0
+
+    @property
+    def is_empty(self) -> bool:
+        return not (
+            self.compartment_ids
+            or self.leg_ids
+            or self.handoff_ids
+            or self.traveller_ids
+            or self.adjacent_cell_ids
+        )
+
+
+# The id sets among ExposedIds' fields.
+ID_SETS = tuple(
+    f.name for f in fields(ExposedIds) if f.name not in ("directory_exposed", "not_searchable")
+)
+
+
+@dataclass(kw_only=True)
+class Exposure(ExposedIds):
     """What a subject reveals. Every set holds ids of the subject's organisation.
 
     - ``compartment_ids``: every compartment whose key the subject holds, or
@@ -135,34 +176,6 @@ class Exposure:
     """
 
     subject: Subject
-    compartment_ids: set[uuid.UUID] = field(default_factory=set)
-    member_ids: set[uuid.UUID] = field(default_factory=set)
-    leg_ids: set[uuid.UUID] = field(default_factory=set)
-    handoff_ids: set[uuid.UUID] = field(default_factory=set)
-    safe_house_ids: set[uuid.UUID] = field(default_factory=set)
-    case_ids: set[uuid.UUID] = field(default_factory=set)
-    described_case_ids: set[uuid.UUID] = field(default_factory=set)
-    traveller_ids: set[uuid.UUID] = field(default_factory=set)
-    adjacent_cell_ids: set[uuid.UUID] = field(default_factory=set)
-    active_journey_ids: set[uuid.UUID] = field(default_factory=set)
-    open_leg_ids: set[uuid.UUID] = field(default_factory=set)
-    legs_needing_new_cell: set[uuid.UUID] = field(default_factory=set)
-    # Extensions beyond the first interface.
-    cell_ids: set[uuid.UUID] = field(default_factory=set)
-    contact_ids: set[uuid.UUID] = field(default_factory=set)
-    legs_needing_new_safe_house: set[uuid.UUID] = field(default_factory=set)
-    directory_exposed: bool = False
-    not_searchable: int = 0
-
-    @property
-    def is_empty(self) -> bool:
-        return not (
-            self.compartment_ids
-            or self.leg_ids
-            or self.handoff_ids
-            or self.traveller_ids
-            or self.adjacent_cell_ids
-        )
 
 
 # --- helpers ---------------------------------------------------------------------------------

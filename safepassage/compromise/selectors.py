@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
@@ -35,50 +35,13 @@ from safepassage.members.models import Member
 from safepassage.safehouses.models import SafeHouse, SafeHouseStatus
 from safepassage.vault.keyring import Keyring, Locked
 
-from .exposure import Exposure, SubjectKind, normalise, text_matches
+from .exposure import ID_SETS, ExposedIds, Exposure, SubjectKind, normalise, text_matches
 from .models import BurnedKind, BurnedMark, Compromise, CompromiseStatus
-
-# The id sets of an Exposure kept in a declaration's snapshot.
-SNAPSHOT_SETS = (
-    "compartment_ids",
-    "member_ids",
-    "cell_ids",
-    "leg_ids",
-    "handoff_ids",
-    "safe_house_ids",
-    "contact_ids",
-    "case_ids",
-    "described_case_ids",
-    "traveller_ids",
-    "adjacent_cell_ids",
-    "active_journey_ids",
-    "open_leg_ids",
-    "legs_needing_new_cell",
-    "legs_needing_new_safe_house",
-)
 
 
 @dataclass
-class Snapshot:
+class Snapshot(ExposedIds):
     """A declaration's exposure as it was computed then (ids only)."""
-
-    compartment_ids: set[uuid.UUID] = field(default_factory=set)
-    member_ids: set[uuid.UUID] = field(default_factory=set)
-    cell_ids: set[uuid.UUID] = field(default_factory=set)
-    leg_ids: set[uuid.UUID] = field(default_factory=set)
-    handoff_ids: set[uuid.UUID] = field(default_factory=set)
-    safe_house_ids: set[uuid.UUID] = field(default_factory=set)
-    contact_ids: set[uuid.UUID] = field(default_factory=set)
-    case_ids: set[uuid.UUID] = field(default_factory=set)
-    described_case_ids: set[uuid.UUID] = field(default_factory=set)
-    traveller_ids: set[uuid.UUID] = field(default_factory=set)
-    adjacent_cell_ids: set[uuid.UUID] = field(default_factory=set)
-    active_journey_ids: set[uuid.UUID] = field(default_factory=set)
-    open_leg_ids: set[uuid.UUID] = field(default_factory=set)
-    legs_needing_new_cell: set[uuid.UUID] = field(default_factory=set)
-    legs_needing_new_safe_house: set[uuid.UUID] = field(default_factory=set)
-    directory_exposed: bool = False
-    not_searchable: int = 0
 
     @classmethod
     def of(cls, exposure: Exposure) -> Snapshot:
@@ -86,13 +49,13 @@ class Snapshot:
             directory_exposed=exposure.directory_exposed,
             not_searchable=exposure.not_searchable,
         )
-        for name in SNAPSHOT_SETS:
+        for name in ID_SETS:
             setattr(snapshot, name, set(getattr(exposure, name, set())))
         return snapshot
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            name: sorted(str(i) for i in getattr(self, name)) for name in SNAPSHOT_SETS
+            name: sorted(str(i) for i in getattr(self, name)) for name in ID_SETS
         }
         data["directory_exposed"] = self.directory_exposed
         data["not_searchable"] = self.not_searchable
@@ -105,7 +68,7 @@ class Snapshot:
             directory_exposed=bool(data.get("directory_exposed")),
             not_searchable=int(data.get("not_searchable") or 0),
         )
-        for name in SNAPSHOT_SETS:
+        for name in ID_SETS:
             setattr(snapshot, name, {uuid.UUID(i) for i in data.get(name, [])})
         return snapshot
 
