@@ -379,47 +379,58 @@ def approve_view(request: MemberRequest, member) -> HttpResponse:
     )
 
 
-@coordinator_view
-def remove_view(request: MemberRequest, member) -> HttpResponse:
+def _confirm_member_action(
+    request: MemberRequest, member, *, service, saved_message, template: str, title
+) -> HttpResponse:
+    """A page that asks a coordinator to confirm one action on a member of
+    their organisation, then calls ``service(actor=, member=)``."""
     target = selectors.get_member(request.user, member)
     return form_page(
         request,
         ConfirmForm,
-        save=functools.partial(services.do_remove_member, actor=request.user, member=target),
-        saved_message=_("The member is removed. Their keys no longer open anything."),
+        save=functools.partial(service, actor=request.user, member=target),
+        saved_message=saved_message,
         success_url="members:list",
+        template=template,
+        context={"target": target, "title": title},
+    )
+
+
+@coordinator_view
+def remove_view(request: MemberRequest, member) -> HttpResponse:
+    return _confirm_member_action(
+        request,
+        member,
+        service=services.do_remove_member,
+        saved_message=_("The member is removed. Their keys no longer open anything."),
         template="members/remove.html",
-        context={"target": target, "title": _("Remove a member")},
+        title=_("Remove a member"),
     )
 
 
 @coordinator_view
 def reinstate_view(request: MemberRequest, member) -> HttpResponse:
-    target = selectors.get_member(request.user, member)
-    return form_page(
+    return _confirm_member_action(
         request,
-        ConfirmForm,
-        save=functools.partial(services.do_reinstate_member, actor=request.user, member=target),
+        member,
+        service=services.do_reinstate_member,
         saved_message=_("The member is reinstated and can log in again."),
-        success_url="members:list",
         template="members/reinstate.html",
-        context={"target": target, "title": _("Reinstate a member")},
+        title=_("Reinstate a member"),
     )
 
 
 @coordinator_view
 def reset_second_factor_view(request: MemberRequest, member) -> HttpResponse:
-    target = selectors.get_member(request.user, member)
-    return form_page(
+    return _confirm_member_action(
         request,
-        ConfirmForm,
-        save=functools.partial(services.do_reset_second_factor, actor=request.user, member=target),
+        member,
+        service=services.do_reset_second_factor,
         saved_message=_(
             "The authenticator app is reset. They set up a new one at their next login."
         ),
-        success_url="members:list",
         template="members/reset_second_factor.html",
-        context={"target": target, "title": _("Reset an authenticator app")},
+        title=_("Reset an authenticator app"),
     )
 
 
