@@ -16,10 +16,11 @@ from safepassage.compromise.analysis import (
     organisation_analysis,
 )
 from safepassage.compromise.exposure import Subject, SubjectKind, exposure_of
-from safepassage.journeys.models import Handoff, Journey, JourneyStatus, Leg
+from safepassage.journeys.models import Handoff, Journey, JourneyStatus
 from safepassage.journeys.services import do_add_leg, do_create_journey, do_update_handoff
 from safepassage.safehouses.models import SafeHouse, SafeHouseStatus
 from safepassage.vault.keyring import unlocked
+from tests.journeys.support import change_leg
 
 from ..factories import make_member
 from .test_exposure import Network, build_network
@@ -221,17 +222,11 @@ def reuse_the_car_and_the_place(net):
     y_leg = net.y_legs[0]
     pickup = Handoff.objects.get(pk=net.y_handoffs[0].pk)
     with unlocked(net.ring):
-        leg = Leg.objects.get(pk=y_leg.pk)
-        from safepassage.journeys.services import do_update_leg
-
-        do_update_leg(
+        change_leg(
             actor=net.coord,
-            leg=leg,
-            cell=leg.cell,
-            safe_house=leg.safe_house,
+            leg=y_leg,
             window_start=None,
             window_end=None,
-            transport=leg.transport,
             route="",
             vehicle="grey hyundai   SONATA, 吉a 7q219",
             notes="",

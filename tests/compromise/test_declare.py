@@ -38,7 +38,6 @@ from safepassage.journeys.services import (
     do_mark_leg_handed_off,
     do_mark_leg_started,
     do_start_journey,
-    do_update_leg,
 )
 from safepassage.members.models import Member, MemberStatus
 from safepassage.notifications.models import Notification
@@ -46,6 +45,7 @@ from safepassage.safehouses.models import SafeHouse, SafeHouseStatus
 from safepassage.safehouses.services import do_create_safe_house
 from safepassage.vault.keyring import Keyring, unlocked
 from safepassage.vault.models import Compartment, CompartmentGrant
+from tests.journeys.support import change_leg
 
 from ..factories import PASSWORD, World
 
@@ -270,18 +270,7 @@ def test_a_raided_safe_house_is_burned_and_the_planner_warns(world):
         house = do_create_safe_house(
             actor=world.coord, codename="Magnolia", place="Back room, Siping", capacity=3
         )
-        do_update_leg(
-            actor=world.coord,
-            leg=l1,
-            cell=world.cells[1],
-            safe_house=house,
-            window_start=l1.window_start,
-            window_end=l1.window_end,
-            transport="stay",
-            route="",
-            vehicle="",
-            notes="",
-        )
+        change_leg(actor=world.coord, leg=l1, safe_house=house, transport="stay")
 
     compromise = declare(world, Subject(SubjectKind.SAFE_HOUSE, house.pk), reason="raid")
     assert snapshot(world, compromise).legs_needing_new_safe_house == {l1.pk}
@@ -367,18 +356,7 @@ def test_a_contact_is_marked_compromised_and_the_response_can_come_in_steps(worl
     l0, l1 = world.legs
     with unlocked(world.coord_keyring):
         broker = do_create_contact(actor=world.coord, name="Broker Lee")
-        do_update_leg(
-            actor=world.coord,
-            leg=l0,
-            cell=world.cells[0],
-            contact=broker,
-            window_start=l0.window_start,
-            window_end=l0.window_end,
-            transport="car",
-            route="Yanji to Changchun",
-            vehicle="",
-            notes="",
-        )
+        change_leg(actor=world.coord, leg=l0, contact=broker, route="Yanji to Changchun")
     compromise = declare(
         world, Subject(SubjectKind.CONTACT, broker.pk), reason="suspected_betrayal"
     )

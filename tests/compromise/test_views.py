@@ -20,11 +20,11 @@ from safepassage.journeys.services import (
     do_create_journey,
     do_start_journey,
     do_update_handoff,
-    do_update_leg,
 )
 from safepassage.members.services import do_invite_member
 from safepassage.roles import Role
 from safepassage.vault.keyring import Keyring, unlocked
+from tests.journeys.support import change_leg
 
 from ..factories import OrganisationFactory, World
 
@@ -121,17 +121,12 @@ def test_declaring_through_the_form_and_responding_with_the_button(client, world
     with unlocked(world.coord_keyring):
         broker = do_create_contact(actor=world.coord, name="Broker Park")
         l0 = world.legs[0]
-        do_update_leg(
+        change_leg(
             actor=world.coord,
             leg=l0,
-            cell=world.cells[0],
             contact=broker,
-            window_start=l0.window_start,
-            window_end=l0.window_end,
-            transport="car",
             route="Yanji to Changchun",
             vehicle="silver Jetta",
-            notes="",
         )
     login(world.coord, world.coord_keyring)
     page = client.get(reverse("compromise:declare")).content.decode()

@@ -11,7 +11,6 @@ from safepassage.audit.models import AuditKey
 from safepassage.cases.models import Case, Traveller
 from safepassage.cells.services import do_remove_member_from_cell
 from safepassage.journeys.models import Handoff, Leg
-from safepassage.journeys.services import do_update_leg
 from safepassage.members.models import Member, MemberStatus
 from safepassage.members.services import do_remove_member
 from safepassage.organisations.models import Organisation
@@ -21,6 +20,7 @@ from safepassage.vault import services as vault
 from safepassage.vault.fields import SealedField
 from safepassage.vault.keyring import Keyring, Locked, unlocked
 from safepassage.vault.models import Compartment, CompartmentGrant, HolderKind
+from tests.journeys.support import change_leg
 
 from .support import fresh_keyring, raw_value, write_raw_value
 
@@ -330,18 +330,7 @@ def test_a_captured_keyring_and_its_old_keys_open_nothing_written_after_rotation
 
     with unlocked(world.coord_keyring):
         do_remove_member(actor=world.coord, member=gone)
-        leg = Leg.objects.get(pk=leg.pk)
-        do_update_leg(
-            actor=world.coord,
-            leg=leg,
-            cell=leg.cell,
-            window_start=leg.window_start,
-            window_end=leg.window_end,
-            transport=leg.transport,
-            route="Yanji to Tonghua instead",
-            vehicle=leg.vehicle,
-            notes=leg.notes,
-        )
+        change_leg(actor=world.coord, leg=leg, route="Yanji to Tonghua instead")
 
     after = raw_value(Leg, "route", leg.pk)
     assert crypto.blob_version(after) == old_version + 1
