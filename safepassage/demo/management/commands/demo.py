@@ -92,4 +92,6 @@ class Command(BaseCommand):
             self.stdout.write(f"  {handle:<{width}}  {password:<{pwidth}}  {what}")
         self.stdout.write(
             "\nCoordinators land on the dashboard; cell members on their field pages (/field/).\n"
+            "At a coordinator's first login, set up an authenticator app (any TOTP app: scan the\n"
+            "QR code, or type the secret shown); it asks for a code at every login after that.\n"
         )
