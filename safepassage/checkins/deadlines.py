@@ -44,7 +44,8 @@ def _one_at_a_time(leg: Leg) -> None:
     new one would break the one-pending-deadline constraint, losing a
     check-in. SQLite runs one writing transaction at a time already (and
     ignores the lock)."""
-    list(Leg.objects.select_for_update().filter(pk=leg.pk).values_list("pk", flat=True))
+    if transaction.get_connection().features.has_select_for_update:
+        list(Leg.objects.select_for_update().filter(pk=leg.pk).values_list("pk", flat=True))
 
 
 def plan_for(leg: Leg) -> CheckinPlan:
@@ -121,7 +122,7 @@ def sync(leg: Leg, plan: CheckinPlan | None = None) -> None:
     _one_at_a_time(leg)
     plan = plan or plan_for(leg)
     if leg.status not in OPEN_LEG_STATUSES:
-        cancel_all(leg)
+        _cancel_all(leg)
         return
     planned = leg.status == LegStatus.PLANNED
     _set_pending(
@@ -139,14 +140,25 @@ def sync(leg: Leg, plan: CheckinPlan | None = None) -> None:
 def meet(leg: Leg, kind: str, at: datetime) -> None:
     _in_transaction()
     _one_at_a_time(leg)
-    Deadline.objects.filter(leg=leg, kind=kind, state=DeadlineState.PENDING).update(
-        state=DeadlineState.MET, met_at=at
-    )
+    _meet(leg, kind, at)
 
 
 def cancel_all(leg: Leg) -> None:
     _in_transaction()
     _one_at_a_time(leg)
+    _cancel_all(leg)
+
+
+# The two below run where the leg's row is held already.
+
+
+def _meet(leg: Leg, kind: str, at: datetime) -> None:
+    Deadline.objects.filter(leg=leg, kind=kind, state=DeadlineState.PENDING).update(
+        state=DeadlineState.MET, met_at=at
+    )
+
+
+def _cancel_all(leg: Leg) -> None:
     Deadline.objects.filter(leg=leg, state=DeadlineState.PENDING).update(
         state=DeadlineState.CANCELLED
     )
@@ -159,7 +171,7 @@ def roll(leg: Leg, at: datetime, plan: CheckinPlan | None = None) -> datetime | 
     _one_at_a_time(leg)
     plan = plan or plan_for(leg)
     if leg.status != LegStatus.STARTED or not plan.interval:
-        meet(leg, DeadlineKind.IN_TRANSIT, at)
+        _meet(leg, DeadlineKind.IN_TRANSIT, at)
         return None
     due = at + timedelta(minutes=plan.interval)
     pending = Deadline.objects.filter(
@@ -167,7 +179,7 @@ def roll(leg: Leg, at: datetime, plan: CheckinPlan | None = None) -> datetime | 
     ).first()
     if pending is not None and pending.due_at == due:
         return due  # a second sign of life in the same instant changes nothing
-    meet(leg, DeadlineKind.IN_TRANSIT, at)
+    _meet(leg, DeadlineKind.IN_TRANSIT, at)
     Deadline.objects.create(
         organisation_id=_organisation_id(leg),
         leg=leg,

@@ -47,7 +47,7 @@ def test_simultaneous_check_ins_on_one_leg_are_both_stored(world, monkeypatch):
 
     # The first to meet the pending deadline holds on for a moment inside its
     # transaction, so the other reaches the same point before it commits.
-    real_meet = deadlines.meet
+    real_meet = deadlines._meet
     held = threading.Event()
 
     def slow_meet(leg, kind, at):
@@ -56,7 +56,7 @@ def test_simultaneous_check_ins_on_one_leg_are_both_stored(world, monkeypatch):
             held.set()
             time.sleep(1.0)
 
-    monkeypatch.setattr(deadlines, "meet", slow_meet)
+    monkeypatch.setattr(deadlines, "_meet", slow_meet)
 
     now = timezone.now()
     outcomes: dict[str, object] = {}
