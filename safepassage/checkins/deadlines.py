@@ -37,13 +37,14 @@ def _in_transaction() -> None:
 
 
 def _one_at_a_time(leg: Leg) -> None:
-    """Hold the leg's row until the transaction ends, so that changes to its
-    deadlines (two check-ins at once, a check-in racing a hand-off) run one
-    after the other and each sees what the one before wrote. Without it, on
-    PostgreSQL the second would find no pending deadline left to meet and its
-    new one would break the one-pending-deadline constraint, losing a
-    check-in. SQLite runs one writing transaction at a time already (and
-    ignores the lock)."""
+    """Inside the calling service's transaction, hold the leg's row until it
+    ends, so that changes to its deadlines (two check-ins at once, a check-in
+    racing a hand-off) run one after the other and each sees what the one
+    before wrote. Without it, on PostgreSQL the second would find no pending
+    deadline left to meet and its new one would break the
+    one-pending-deadline constraint, losing a check-in. SQLite runs one
+    writing transaction at a time already (and ignores the lock)."""
+    _in_transaction()
     if transaction.get_connection().features.has_select_for_update:
         list(Leg.objects.select_for_update().filter(pk=leg.pk).values_list("pk", flat=True))
 
@@ -118,7 +119,6 @@ def _last_sign_of_life(leg: Leg) -> datetime | None:
 
 def sync(leg: Leg, plan: CheckinPlan | None = None) -> None:
     """Bring the leg's pending deadlines in line with its window, plan and status."""
-    _in_transaction()
     _one_at_a_time(leg)
     plan = plan or plan_for(leg)
     if leg.status not in OPEN_LEG_STATUSES:
@@ -138,13 +138,11 @@ def sync(leg: Leg, plan: CheckinPlan | None = None) -> None:
 
 
 def meet(leg: Leg, kind: str, at: datetime) -> None:
-    _in_transaction()
     _one_at_a_time(leg)
     _meet(leg, kind, at)
 
 
 def cancel_all(leg: Leg) -> None:
-    _in_transaction()
     _one_at_a_time(leg)
     _cancel_all(leg)
 
@@ -167,7 +165,6 @@ def _cancel_all(leg: Leg) -> None:
 def roll(leg: Leg, at: datetime, plan: CheckinPlan | None = None) -> datetime | None:
     """A sign of life at ``at``: the rolling deadline is met and the next one is
     due ``interval`` minutes later. Returns when the next check-in is due."""
-    _in_transaction()
     _one_at_a_time(leg)
     plan = plan or plan_for(leg)
     if leg.status != LegStatus.STARTED or not plan.interval:
