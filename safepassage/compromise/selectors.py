@@ -50,7 +50,7 @@ class Snapshot(ExposedIds):
             not_searchable=exposure.not_searchable,
         )
         for name in ID_SETS:
-            setattr(snapshot, name, set(getattr(exposure, name, set())))
+            setattr(snapshot, name, set(getattr(exposure, name)))
         return snapshot
 
     def to_json(self) -> dict[str, Any]:
