@@ -36,8 +36,33 @@ SECRET_KEY = require_env("SAFEPASSAGE_SECRET_KEY")
 SAFEPASSAGE_DISPATCH_KEY = require_env("SAFEPASSAGE_DISPATCH_KEY")
 
 DEBUG = False
+
+
+def served_address(value: str) -> tuple[str, str]:
+    """(host, port) from an address in runserver's syntax: ``port``,
+    ``host:port`` or ``[ipv6]:port`` (``SAFEPASSAGE_ADDR``, which
+    ``bin/serve-dev`` passes to runserver)."""
+    value = value.strip() or "127.0.0.1:8000"
+    if value.isdigit():
+        return "127.0.0.1", value
+    host, _, port = value.rpartition(":")
+    return host or "127.0.0.1", port or "8000"
+
+
+# The address the development server listens on; links and allowed hosts
+# follow it unless SAFEPASSAGE_BASE_URL / SAFEPASSAGE_ALLOWED_HOSTS say otherwise.
+SERVED_HOST, SERVED_PORT = served_address(os.environ.get("SAFEPASSAGE_ADDR", ""))
+# A wildcard address (0.0.0.0, [::]) names no host a browser can open.
+SERVED_ON_WILDCARD = SERVED_HOST in ("0.0.0.0", "[::]", "::")  # noqa: S104 (a comparison)
 ALLOWED_HOSTS: list[str] = [
-    h for h in os.environ.get("SAFEPASSAGE_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h
+    h
+    for h in os.environ.get(
+        "SAFEPASSAGE_ALLOWED_HOSTS",
+        ",".join(
+            ["127.0.0.1", "localhost"] + ([] if SERVED_ON_WILDCARD else [SERVED_HOST.strip("[]")])
+        ),
+    ).split(",")
+    if h
 ]
 
 INSTALLED_APPS = [
@@ -124,9 +149,10 @@ def database_from_env() -> dict[str, Any]:
         db: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
         db.setdefault("TEST", {})
         return db
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     return {
         "ENGINE": "django.db.backends.sqlite3",
+        # Kept 0600 with its -wal and -shm files (core/files.py).
         "NAME": os.environ.get("SAFEPASSAGE_SQLITE_PATH", str(VAR_DIR / "safepassage.sqlite3")),
         "OPTIONS": {
             # IMMEDIATE takes the write lock at BEGIN, so two writers queue
@@ -215,6 +241,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 VAULT_MAX_PHOTO_BYTES = 5 * 1024 * 1024
 MEDIA_ROOT = str(VAR_DIR / "media")
+# Stored files (sealed photos) and their folders are the owner's only, like
+# every file in var/.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("ko", _("Korean")), ("zh-hans", _("Simplified Chinese"))]
@@ -289,12 +319,21 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # Link tokens and query strings never reach a log line (core/logging.py).
+    "filters": {"redact_secrets": {"()": "safepassage.core.logging.RedactSecrets"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        },
     },
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        # The development server's access log ("GET /t/... HTTP/1.1" 200):
+        # through the filtering console handler instead of Django's own.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # axes narrates every login at INFO; its warnings (lockouts) are enough.
         "axes": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
@@ -317,8 +356,15 @@ NOTIFY_BACKOFF_SECONDS = float(os.environ.get("SAFEPASSAGE_NOTIFY_BACKOFF_SECOND
 NOTIFY_BACKOFF_CAP_SECONDS = float(os.environ.get("SAFEPASSAGE_NOTIFY_BACKOFF_CAP_SECONDS", "3600"))
 NOTIFY_CLAIM_SECONDS = float(os.environ.get("SAFEPASSAGE_NOTIFY_CLAIM_SECONDS", "120"))
 NOTIFY_TIMEOUT_SECONDS = float(os.environ.get("SAFEPASSAGE_NOTIFY_TIMEOUT_SECONDS", "10"))
-# Links in notifications point here (nothing else about the alert is sent).
-SAFEPASSAGE_BASE_URL = os.environ.get("SAFEPASSAGE_BASE_URL", "http://127.0.0.1:8000")
+# Links in notifications and traveller links point here (nothing else about
+# the alert is sent). Without it, the address the development server listens
+# on; on a wildcard address, links made during a request use the request's
+# host instead (core/links.py).
+SAFEPASSAGE_BASE_URL = os.environ.get(
+    "SAFEPASSAGE_BASE_URL",
+    f"http://{'127.0.0.1' if SERVED_ON_WILDCARD else SERVED_HOST}:{SERVED_PORT}",
+)
+SAFEPASSAGE_BASE_URL_FROM_REQUEST = SERVED_ON_WILDCARD and "SAFEPASSAGE_BASE_URL" not in os.environ
 # Email over SMTP (Django's email API).
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 EMAIL_HOST = os.environ.get("SAFEPASSAGE_EMAIL_HOST", "127.0.0.1")

@@ -37,6 +37,8 @@ ALLOWED_HOSTS = _hosts_from_env()
 # Links in notifications lead here: the public https:// address, never the
 # development default.
 SAFEPASSAGE_BASE_URL = os.environ.get("SAFEPASSAGE_BASE_URL", "")
+# Never from a request's Host header in production: links are the configured address.
+SAFEPASSAGE_BASE_URL_FROM_REQUEST = False
 if not SAFEPASSAGE_BASE_URL.startswith("https://"):
     raise ImproperlyConfigured(
         "SAFEPASSAGE_BASE_URL must be the https:// address members open "

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from safepassage.cases import selectors as case_selectors
 from safepassage.core.errors import ServiceError
+from safepassage.core.links import absolute_url
 from safepassage.dashboard.access import MemberRequest, coordinator_view, posted, refuse
 
 from . import selectors, services
@@ -76,7 +77,7 @@ def issue_view(request: MemberRequest, case) -> HttpResponse:
                 {
                     "case": record,
                     "link": issued.link,
-                    "url": settings.SAFEPASSAGE_BASE_URL.rstrip("/") + path,
+                    "url": absolute_url(path, request=request),
                     "title": _("Traveller link issued"),
                 },
             )

@@ -147,6 +147,28 @@ def test_a_second_run_without_if_absent_refuses(shares_dir):
 
 
 @pytest.mark.django_db
+def test_an_existing_shares_file_is_never_overwritten(shares_dir):
+    # Another database's demo left its shares here: they must survive.
+    theirs = shares_dir / "demo-recovery-shares.txt"
+    theirs.write_text("1-theirs\n")
+    chosen = shares_dir / "chosen.txt"
+    chosen.write_text("1-chosen\n")
+
+    with pytest.raises(CommandError, match="never overwritten"):
+        _run("--allow-without-debug", "--shares-file", str(chosen))
+    assert chosen.read_text() == "1-chosen\n"
+    assert not Organisation.objects.exists()  # refused before building anything
+
+    output = _run("--allow-without-debug")
+
+    assert theirs.read_text() == "1-theirs\n"
+    ours = shares_dir / "demo-recovery-shares-2.txt"
+    assert str(ours) in output
+    assert stat.S_IMODE(ours.stat().st_mode) == 0o600
+    assert len([line for line in ours.read_text().splitlines() if line[:1].isdigit()]) == 3
+
+
+@pytest.mark.django_db
 def test_refuses_to_build_on_a_server_without_debug(shares_dir, settings):
     settings.DEBUG = False
     with pytest.raises(CommandError):

@@ -18,14 +18,26 @@ def default_shares_path() -> Path:
 
 
 def write_private_file(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` readable by its owner only (mode 0600)."""
+    """Write ``text`` to a new file ``path`` readable by its owner only (0600).
+
+    Never overwrites: a file of secrets that exists already (another demo
+    database's recovery shares) raises FileExistsError and is left as it was.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        os.fchmod(fd, 0o600)  # the file may have existed with a wider mode
         os.write(fd, text.encode("utf-8"))
     finally:
         os.close(fd)
+
+
+def free_shares_path(path: Path) -> Path:
+    """``path``, or the first ``<stem>-2<suffix>``, ``-3``... that does not exist yet."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
 
 
 class Command(BaseCommand):
@@ -53,8 +65,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        shares_path = Path(options["shares_file"]) if options["shares_file"] else None
-        shares_path = shares_path or default_shares_path()
+        chosen = Path(options["shares_file"]) if options["shares_file"] else None
+        shares_path = chosen or default_shares_path()
         if demo_exists():
             if not options["if_absent"]:
                 raise CommandError(
@@ -70,6 +82,14 @@ class Command(BaseCommand):
                 "DEBUG is off: this looks like a real server, and the demo's passwords are "
                 "public. Use --allow-without-debug if this machine holds no real records."
             )
+        if chosen is not None and chosen.exists():
+            raise CommandError(
+                f"{chosen} exists already and may hold another organisation's recovery shares; "
+                "it is never overwritten. Name a new file."
+            )
+        # The default file may belong to a demo built in another database: the
+        # new shares go beside it, never over it.
+        shares_path = free_shares_path(shares_path)
         self.stdout.write("Building the demo organisation (one key derivation per member)...")
         result = build_demo()
         write_private_file(
