@@ -153,7 +153,7 @@ def sweep_world(db):
             photo_type="image/png",
         )
         do_start_journey(actor=world.coord, journey=world.journey)
-        do_create_contact(actor=world.coord, name="Broker Sweep-Contact", phone="+86 100")
+        do_create_contact(actor=world.coord, name="Broker Sweep-Contact", phone="+86 139 0000 4444")
         do_create_safe_house(actor=world.coord, codename="Sweep House", place="Nowhere", capacity=2)
         do_invite_member(actor=world.coord, role=Role.COORDINATOR, display_name="Invitee")
         if COMPROMISE is not None:

@@ -118,7 +118,7 @@ class Alert(SealedModel):
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    details = SealedField(compartment="compartment")
+    details = SealedField(compartment="compartment", max_chars=4000)
 
     class Meta:
         ordering = ["-raised_at"]
@@ -141,7 +141,7 @@ class AlertNote(SealedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     at = models.DateTimeField(auto_now_add=True)
-    text = SealedField(compartment="compartment")
+    text = SealedField(compartment="compartment", max_chars=10000)
 
     class Meta:
         ordering = ["at"]

@@ -6,6 +6,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from safepassage.core.errors import ServiceError
+from safepassage.core.validation import clean_birth_year, clean_phone
 from safepassage.members.forms import MemberChoiceField
 
 from .models import CASE_TRANSITIONS, CaseStatus
@@ -30,6 +32,7 @@ class CaseForm(forms.Form):
     needs = forms.CharField(
         label=_("Needs"),
         required=False,
+        max_length=2000,
         widget=TEXTAREA,
         help_text=_("Medical, language, children, anything the journey must allow for."),
     )
@@ -39,10 +42,13 @@ class CaseForm(forms.Form):
     consent_scope = forms.CharField(
         label=_("What the consent covers"),
         required=False,
+        max_length=1000,
         widget=TEXTAREA,
         help_text=_("For example: the journey to the embassy; sharing a photo with the cells."),
     )
-    summary = forms.CharField(label=_("Summary"), required=False, widget=forms.Textarea)
+    summary = forms.CharField(
+        label=_("Summary"), required=False, max_length=10000, widget=forms.Textarea
+    )
 
     def clean(self):
         cleaned = super().clean()
@@ -88,7 +94,9 @@ class StatusForm(forms.Form):
     has the last word on any other value posted."""
 
     status = forms.ChoiceField(label=_("New status"), choices=CaseStatus.choices)
-    note = forms.CharField(label=_("Why (optional)"), required=False, widget=TEXTAREA)
+    note = forms.CharField(
+        label=_("Why (optional)"), required=False, max_length=2000, widget=TEXTAREA
+    )
 
     def __init__(self, *args, current: str, **kwargs):
         super().__init__(*args, **kwargs)
@@ -102,15 +110,37 @@ class StatusForm(forms.Form):
 class TravellerForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200)
     alias = forms.CharField(label=_("Alias"), max_length=200, required=False)
-    birth_year = forms.CharField(label=_("Year of birth"), max_length=10, required=False)
-    phone = forms.CharField(label=_("Phone"), max_length=60, required=False)
+    birth_year = forms.CharField(
+        label=_("Year of birth"), max_length=4, required=False, help_text=_("For example 1994.")
+    )
+    phone = forms.CharField(
+        label=_("Phone"),
+        max_length=40,
+        required=False,
+        help_text=_("With + and the country code, for example +86 138 0013 8000."),
+    )
     description = forms.CharField(
         label=_("Description"),
         required=False,
+        max_length=2000,
         widget=TEXTAREA,
         help_text=_("What helps a cell recognise them at a handoff."),
     )
-    needs = forms.CharField(label=_("Needs"), required=False, widget=TEXTAREA)
+    needs = forms.CharField(label=_("Needs"), required=False, max_length=2000, widget=TEXTAREA)
+
+    def clean_birth_year(self) -> str:
+        return _checked(clean_birth_year, self.cleaned_data["birth_year"])
+
+    def clean_phone(self) -> str:
+        return _checked(clean_phone, self.cleaned_data["phone"])
+
+
+def _checked(check, value: str) -> str:
+    """``check(value)``, its ServiceError as the field's validation error."""
+    try:
+        return check(value)
+    except ServiceError as error:
+        raise forms.ValidationError(str(error)) from error
 
 
 class AddCoordinatorForm(forms.Form):

@@ -84,11 +84,11 @@ class Case(SealedModel):
     )
     compartment = models.ForeignKey("vault.Compartment", on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=30, choices=CaseStatus.choices, default=CaseStatus.INTAKE)
-    codename = SealedField(compartment="compartment")
+    codename = SealedField(compartment="compartment", max_chars=200)
     needs = SealedField(compartment="compartment")
     # {"given": bool, "recorded_at": iso date, "scope": text, "by": text}
     consent = SealedField(compartment="compartment", kind="json")
-    summary = SealedField(compartment="compartment")
+    summary = SealedField(compartment="compartment", max_chars=10000)
     opened_at = models.DateTimeField(auto_now_add=True)
     status_changed_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -113,10 +113,10 @@ class CaseCoordinator(models.Model):
 class Traveller(SealedModel):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="travellers")
     compartment = models.ForeignKey("vault.Compartment", on_delete=models.PROTECT, related_name="+")
-    name = SealedField(compartment="compartment")
-    alias = SealedField(compartment="compartment")
-    birth_year = SealedField(compartment="compartment")
-    phone = SealedField(compartment="compartment")
+    name = SealedField(compartment="compartment", max_chars=200)
+    alias = SealedField(compartment="compartment", max_chars=200)
+    birth_year = SealedField(compartment="compartment", max_chars=4)
+    phone = SealedField(compartment="compartment", max_chars=40)
     description = SealedField(compartment="compartment")
     needs = SealedField(compartment="compartment")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -141,7 +141,7 @@ class CaseEvent(SealedModel):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
     compartment = models.ForeignKey("vault.Compartment", on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=20, choices=CaseEventKind.choices)
-    text = SealedField(compartment="compartment")
+    text = SealedField(compartment="compartment", max_chars=10000)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from safepassage import roles
 from safepassage.audit import services as audit
 from safepassage.core.errors import ServiceError
+from safepassage.core.validation import clean_birth_year, clean_phone
 from safepassage.vault import services as vault
 from safepassage.vault.keyring import require
 from safepassage.vault.models import CompartmentKind
@@ -116,6 +117,7 @@ def do_add_traveller(
     roles.require_case_coordinator(actor, case)
     if not name.strip():
         raise ServiceError(_("A traveller needs a name."))
+    birth_year, phone = clean_birth_year(birth_year), clean_phone(phone)
     with transaction.atomic():
         traveller = Traveller(case=case, compartment=case.compartment)
         traveller.name = name.strip()
@@ -151,6 +153,7 @@ def do_update_traveller(
     roles.require_case_coordinator(actor, traveller.case)
     if not name.strip():
         raise ServiceError(_("A traveller needs a name."))
+    birth_year, phone = clean_birth_year(birth_year), clean_phone(phone)
     with transaction.atomic():
         traveller.name = name.strip()
         traveller.alias = alias

@@ -23,8 +23,8 @@ class Cell(SealedModel):
     organisation = models.ForeignKey(
         "organisations.Organisation", on_delete=models.CASCADE, related_name="cells"
     )
-    codename = SealedField(compartment="organisation.coordinators_compartment")
-    specialty = SealedField(compartment="organisation.coordinators_compartment")
+    codename = SealedField(compartment="organisation.coordinators_compartment", max_chars=200)
+    specialty = SealedField(compartment="organisation.coordinators_compartment", max_chars=500)
     notes = SealedField(compartment="organisation.coordinators_compartment")
     status = models.CharField(max_length=20, choices=CellStatus.choices, default=CellStatus.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)

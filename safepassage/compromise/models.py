@@ -58,7 +58,7 @@ class Compromise(SealedModel):
     declared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    notes = SealedField(compartment=COORDINATORS)
+    notes = SealedField(compartment=COORDINATORS, max_chars=10000)
     status = models.CharField(
         max_length=10, choices=CompromiseStatus.choices, default=CompromiseStatus.OPEN
     )
@@ -103,7 +103,7 @@ class BurnedMark(SealedModel):
         "organisations.Organisation", on_delete=models.CASCADE, related_name="burned_marks"
     )
     kind = models.CharField(max_length=10, choices=BurnedKind.choices)
-    text = SealedField(compartment=COORDINATORS)
+    text = SealedField(compartment=COORDINATORS, max_chars=500)
     compromise = models.ForeignKey(
         Compromise, null=True, blank=True, on_delete=models.CASCADE, related_name="burned_marks"
     )

@@ -5,6 +5,9 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from safepassage.core.errors import ServiceError
+from safepassage.core.validation import clean_phone
+
 from .models import ContactStatus
 
 TEXTAREA = forms.Textarea(attrs={"rows": 3})
@@ -18,15 +21,27 @@ class ContactForm(forms.Form):
         required=False,
         help_text=_("For example: broker in Shenyang, driver hired per job."),
     )
-    phone = forms.CharField(label=_("Phone"), max_length=60, required=False)
+    phone = forms.CharField(
+        label=_("Phone"),
+        max_length=40,
+        required=False,
+        help_text=_("With + and the country code, for example +86 138 0013 8000."),
+    )
     notes = forms.CharField(
         label=_("Notes"),
         required=False,
+        max_length=2000,
         widget=TEXTAREA,
         help_text=_(
             "Track record: payments, demands, delays, anything the next coordinator should know."
         ),
     )
+
+    def clean_phone(self) -> str:
+        try:
+            return clean_phone(self.cleaned_data["phone"])
+        except ServiceError as error:
+            raise forms.ValidationError(str(error)) from error
 
 
 class ContactEditForm(ContactForm):

@@ -22,9 +22,11 @@ class Contact(SealedModel):
     organisation = models.ForeignKey(
         "organisations.Organisation", on_delete=models.CASCADE, related_name="contacts"
     )
-    name = SealedField(compartment="organisation.coordinators_compartment")
-    role_description = SealedField(compartment="organisation.coordinators_compartment")
-    phone = SealedField(compartment="organisation.coordinators_compartment")
+    name = SealedField(compartment="organisation.coordinators_compartment", max_chars=200)
+    role_description = SealedField(
+        compartment="organisation.coordinators_compartment", max_chars=500
+    )
+    phone = SealedField(compartment="organisation.coordinators_compartment", max_chars=40)
     notes = SealedField(compartment="organisation.coordinators_compartment")
     status = models.CharField(
         max_length=20, choices=ContactStatus.choices, default=ContactStatus.ACTIVE

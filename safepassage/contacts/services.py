@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from safepassage import roles
 from safepassage.audit import services as audit
 from safepassage.core.errors import ServiceError
+from safepassage.core.validation import clean_phone
 
 from .models import Contact, ContactStatus
 
@@ -18,6 +19,7 @@ def do_create_contact(
     roles.require_coordinator(actor)
     if not name.strip():
         raise ServiceError(_("A contact needs a name or alias."))
+    phone = clean_phone(phone)
     with transaction.atomic():
         contact = Contact(organisation=actor.organisation)
         contact.name = name.strip()
@@ -44,6 +46,7 @@ def do_update_contact(
     roles.require_coordinator(actor)
     if status not in ContactStatus.values:
         raise ServiceError(_("Unknown status."))
+    phone = clean_phone(phone)
     with transaction.atomic():
         contact.name = name.strip()
         contact.role_description = role_description

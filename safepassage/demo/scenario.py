@@ -223,7 +223,7 @@ CONTACTS: tuple[dict[str, str], ...] = (
     {
         "name": "Mrs. Bounmy the landlady",
         "role_description": "Landlady of the rooms used as house Frangipani",
-        "phone": "+856 20 5512 8844",
+        "phone": "+856 20 55 128 844",
         "notes": "Reliable for two years. Knows the guests only as cousins from the north.",
     },
     {

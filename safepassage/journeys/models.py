@@ -26,7 +26,7 @@ class Journey(SealedModel):
     status = models.CharField(
         max_length=20, choices=JourneyStatus.choices, default=JourneyStatus.PLANNING
     )
-    title = SealedField(compartment="compartment")
+    title = SealedField(compartment="compartment", max_chars=200)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -76,9 +76,9 @@ class Leg(SealedModel):
     # worker while nobody is logged in.
     window_start = models.DateTimeField(null=True, blank=True)
     window_end = models.DateTimeField(null=True, blank=True)
-    transport = SealedField(compartment="compartment")
+    transport = SealedField(compartment="compartment", max_chars=200)
     route = SealedField(compartment="compartment")
-    vehicle = SealedField(compartment="compartment")
+    vehicle = SealedField(compartment="compartment", max_chars=200)
     notes = SealedField(compartment="compartment")
     started_at = models.DateTimeField(null=True, blank=True)
     handed_off_at = models.DateTimeField(null=True, blank=True)
@@ -86,6 +86,17 @@ class Leg(SealedModel):
     class Meta:
         ordering = ["journey", "position"]
         indexes = [models.Index(fields=["cell", "status"])]
+
+    @property
+    def reference(self) -> str:
+        """Four characters that tell a cell's legs apart ("Leg 1 · 4F2A").
+
+        A cell may run leg 1 of two journeys at once; its pages show nothing
+        of the case or the journey, so the leg's own id (already in the
+        address of its page, so nothing new) tells them apart, short enough
+        to read out on the phone. The coordinator's planner shows it too.
+        """
+        return self.pk.hex[:4].upper()
 
 
 class HandoffStatus(models.TextChoices):
@@ -115,17 +126,17 @@ class Handoff(SealedModel):
     )
     window_start = models.DateTimeField(null=True, blank=True)
     window_end = models.DateTimeField(null=True, blank=True)
-    place = SealedField(compartment="compartment")
-    clothing = SealedField(compartment="compartment")
-    vehicle_colour = SealedField(compartment="compartment")
-    vehicle_plate = SealedField(compartment="compartment")
-    signal = SealedField(compartment="compartment")
+    place = SealedField(compartment="compartment", max_chars=500)
+    clothing = SealedField(compartment="compartment", max_chars=500)
+    vehicle_colour = SealedField(compartment="compartment", max_chars=100)
+    vehicle_plate = SealedField(compartment="compartment", max_chars=40)
+    signal = SealedField(compartment="compartment", max_chars=500)
     photo = SealedField(compartment="compartment", kind="bytes")
-    photo_type = SealedField(compartment="compartment")
+    photo_type = SealedField(compartment="compartment", max_chars=50)
     # One-time verification phrase pair: the arriving side says the challenge,
     # the receiving side answers with the response.
-    phrase_challenge = SealedField(compartment="compartment")
-    phrase_response = SealedField(compartment="compartment")
+    phrase_challenge = SealedField(compartment="compartment", max_chars=300)
+    phrase_response = SealedField(compartment="compartment", max_chars=300)
     notes = SealedField(compartment="compartment")
     done_at = models.DateTimeField(null=True, blank=True)
 

@@ -70,6 +70,27 @@ def _check_cell(actor, cell: Cell | None) -> None:
         raise ServiceError(_("That cell does not exist."))
 
 
+def _check_contact(actor, contact, *, current_id: uuid.UUID | None = None) -> None:
+    """A leg takes only an active contact of the actor's organisation.
+
+    A leg that already names a contact marked do-not-use or compromised since
+    may keep it (changing it is the coordinator's decision, and the form
+    shows it), but no leg is newly given one: the form offers none, and this
+    refuses them from any other path (the API, a script).
+    """
+    from safepassage.contacts.models import ContactStatus
+
+    if contact is None:
+        return
+    if contact.organisation_id != actor.organisation_id:
+        raise ServiceError(_("That contact does not exist."))
+    if contact.status != ContactStatus.ACTIVE and contact.pk != current_id:
+        raise ServiceError(
+            _("%(status)s: this contact cannot be given a leg.")
+            % {"status": ContactStatus(contact.status).label}
+        )
+
+
 # --- grants --------------------------------------------------------------------------
 
 
@@ -257,6 +278,7 @@ def do_add_leg(
     _require_planning(journey)
     _check_window(window_start, window_end)
     _check_cell(actor, cell)
+    _check_contact(actor, contact)
     if transport not in TransportKind.values:
         raise ServiceError(_("Unknown kind of transport."))
     keyring = require()
@@ -310,6 +332,7 @@ def do_update_leg(
     _require_planning(leg.journey)
     _check_window(window_start, window_end)
     _check_cell(actor, cell)
+    _check_contact(actor, contact, current_id=leg.contact_id)
     if transport not in TransportKind.values:
         raise ServiceError(_("Unknown kind of transport."))
     if leg.status not in OPEN_LEG_STATUSES and cell != leg.cell:

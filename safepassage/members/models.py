@@ -38,7 +38,7 @@ class Member(SealedModel, AbstractBaseUser):  # type: ignore[django-manager-miss
     status = models.CharField(
         max_length=20, choices=MemberStatus.choices, default=MemberStatus.AWAITING_APPROVAL
     )
-    display_name = SealedField(compartment="organisation.coordinators_compartment")
+    display_name = SealedField(compartment="organisation.coordinators_compartment", max_chars=200)
     # X25519 key pair; the private half is sealed under an Argon2id key from
     # the password (salt and cost stored beside it).
     public_key = models.BinaryField()
@@ -127,7 +127,7 @@ class Invitation(SealedModel):
     role = models.CharField(max_length=20, choices=Role.choices)
     cell = models.ForeignKey("cells.Cell", null=True, blank=True, on_delete=models.CASCADE)
     token_digest = models.CharField(max_length=64, unique=True)
-    display_name = SealedField(compartment="organisation.coordinators_compartment")
+    display_name = SealedField(compartment="organisation.coordinators_compartment", max_chars=200)
     created_by = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()

@@ -11,7 +11,7 @@ class Organisation(SealedModel):
     coordinators_compartment = models.ForeignKey(
         "vault.Compartment", on_delete=models.PROTECT, related_name="+"
     )
-    name = SealedField(compartment="coordinators_compartment")
+    name = SealedField(compartment="coordinators_compartment", max_chars=200)
     # Audit entries are sealed to this public key by whoever acts; only the
     # coordinators (who hold the private half, sealed below) can read them.
     audit_public_key = models.BinaryField()

@@ -18,8 +18,8 @@ class SafeHouse(SealedModel):
     organisation = models.ForeignKey(
         "organisations.Organisation", on_delete=models.CASCADE, related_name="safe_houses"
     )
-    codename = SealedField(compartment="organisation.coordinators_compartment")
-    place = SealedField(compartment="organisation.coordinators_compartment")
+    codename = SealedField(compartment="organisation.coordinators_compartment", max_chars=200)
+    place = SealedField(compartment="organisation.coordinators_compartment", max_chars=500)
     keeper_notes = SealedField(compartment="organisation.coordinators_compartment")
     capacity = models.PositiveSmallIntegerField(default=1)
     status = models.CharField(

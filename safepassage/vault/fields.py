@@ -26,12 +26,25 @@ from django import forms
 from django.core.exceptions import FieldError
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
+from django.utils.translation import gettext as _
+
+from safepassage.core.errors import ServiceError
 
 from . import crypto, keyring, opened
 
 log = logging.getLogger("safepassage.vault")
 
 KINDS = ("text", "json", "bytes")
+
+# Characters a sealed text field holds unless it says otherwise: a paragraph
+# or two (needs, a description, directions). Short names and numbers declare
+# less, summaries and notes more.
+DEFAULT_MAX_CHARS = 2000
+
+
+class TextTooLong(ServiceError):
+    """A sealed text longer than its field allows; nothing was stored."""
+
 
 _sealing_off: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "safepassage_sealing_off", default=False
@@ -127,11 +140,16 @@ class SealedField(models.BinaryField):
     descriptor_class = SealedAttribute
     description = "Sealed value (XChaCha20-Poly1305)"
 
-    def __init__(self, *args, compartment: str, kind: str = "text", **kwargs):
+    def __init__(
+        self, *args, compartment: str, kind: str = "text", max_chars: int | None = None, **kwargs
+    ):
         if kind not in KINDS:
             raise ValueError(f"unknown sealed kind {kind!r}")
         self.compartment_path = compartment
         self.kind = kind
+        # Enforced on every assignment, whatever path the value took (form,
+        # API, service); not a schema property, so not in migrations.
+        self.max_chars = (max_chars or DEFAULT_MAX_CHARS) if kind == "text" else None
         kwargs.setdefault("null", True)
         kwargs.setdefault("blank", True)
         kwargs.setdefault("editable", True)
@@ -173,6 +191,11 @@ class SealedField(models.BinaryField):
             return
         if self.kind == "text" and not isinstance(value, str):
             raise TypeError(f"{self.name} holds text, got {type(value).__name__}")
+        if self.max_chars is not None and len(value) > self.max_chars:
+            raise TextTooLong(
+                _("A text is too long: at most %(limit)s characters, this one has %(length)s.")
+                % {"limit": self.max_chars, "length": len(value)}
+            )
         if self.kind == "bytes" and not isinstance(value, bytes | bytearray):
             raise TypeError(f"{self.name} holds bytes, got {type(value).__name__}")
 

@@ -89,7 +89,7 @@ def build_betrayal(world: World) -> Betrayal:
         wren = do_create_cell(actor=coord, codename="Wren", specialty="boat")
     wren_member, wren_ring = make_member(coord, ring, cell=wren)
     with unlocked(ring):
-        broker = do_create_contact(actor=coord, name="Broker Kim", phone="+86 100 2000")
+        broker = do_create_contact(actor=coord, name="Broker Kim", phone="+86 139 0000 2000")
         for cell, start in ((world.cells[2], 13), (wren, 20)):
             do_add_leg(
                 actor=coord,

@@ -13,7 +13,7 @@ from tests.dashboard.permissions import assert_matrix
 def _contact(world, name="Broker Zhang") -> Contact:
     with unlocked(world.coord_keyring):
         return do_create_contact(
-            actor=world.coord, name=name, role_description="broker", phone="+86 131"
+            actor=world.coord, name=name, role_description="broker", phone="+86 131 0000 3333"
         )
 
 
@@ -63,7 +63,7 @@ def test_mark_a_contact_compromised_or_do_not_use(client, world, login):
             {
                 "name": "Broker Zhang",
                 "role_description": "broker",
-                "phone": "+86 131",
+                "phone": "+86 131 0000 3333",
                 "notes": "asked for more money at Tumen",
                 "status": status,
             },

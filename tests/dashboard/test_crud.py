@@ -25,7 +25,7 @@ def test_the_service_is_called_once_with_the_cleaned_data_and_only_on_a_valid_po
     assert client.get(url).status_code == 200
     assert client.post(url, {"name": ""}).status_code == 200
     assert calls == []
-    response = client.post(url, {"name": "  Driver Lee ", "phone": "+86 139"})
+    response = client.post(url, {"name": "  Driver Lee ", "phone": "+86 139 0000 5555"})
     assert response.status_code == 302
     assert response["Location"] == reverse("contacts:list")
     assert calls == [
@@ -33,7 +33,7 @@ def test_the_service_is_called_once_with_the_cleaned_data_and_only_on_a_valid_po
             "actor": world.coord,
             "name": "Driver Lee",
             "role_description": "",
-            "phone": "+86 139",
+            "phone": "+86 139 0000 5555",
             "notes": "",
         }
     ]
@@ -46,7 +46,9 @@ def test_a_refusal_is_shown_on_the_form_and_nothing_is_saved(client, world, logi
     monkeypatch.setattr(contact_services, "do_create_contact", refuse)
     login(world.coord)
     before = Contact.objects.count()
-    response = client.post(reverse("contacts:new"), {"name": "Driver Lee", "phone": "+86 139"})
+    response = client.post(
+        reverse("contacts:new"), {"name": "Driver Lee", "phone": "+86 139 0000 5555"}
+    )
     assert response.status_code == 200
     body = response.content.decode()
     assert "Nothing was saved." in body

@@ -98,11 +98,12 @@ def _plan_order(body: str) -> list[str]:
 def test_planner_shows_legs_in_order_between_pickup_handoffs_and_arrival(client, world, login):
     login(world.coord)
     body = client.get(reverse("journeys:detail", args=[world.journey.pk])).content.decode()
+    first, second = world.journey.legs.order_by("position")
     assert _plan_order(body) == [
         "Pickup",
-        "Leg 1: Car",
+        f"Leg 1 · {first.reference}: Car",
         "Handoff from leg 1 to leg 2",
-        "Leg 2: Car",
+        f"Leg 2 · {second.reference}: Car",
         "Arrival",
     ]
     assert body.index("Heron") < body.index("Car park behind the Changchun grain market")
@@ -212,7 +213,8 @@ def test_a_stay_leg_in_a_safe_house(client, world, login):
     assert response.status_code == 302
     assert world.journey.legs.get(position=2).safe_house_id == house.pk
     body = client.get(reverse("journeys:detail", args=[world.journey.pk])).content.decode()
-    assert "Leg 3: Safe-house stay" in body and "Pine" in body
+    stay = world.journey.legs.get(position=2)
+    assert f"Leg 3 · {stay.reference}: Safe-house stay" in body and "Pine" in body
 
 
 def test_start_the_journey_refusals_and_success(client, world, login):
