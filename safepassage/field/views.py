@@ -431,10 +431,10 @@ def handoff_photo(request: HttpRequest, handoff) -> HttpResponse:
         raise Http404
     if not keyring.can_open(record.compartment_id) or record.photo_type not in PHOTO_TYPES:
         raise Http404
-    photo = record.photo
+    photo = journey_services.do_clean_stored_photo(actor=request.user, handoff=record)
     if not photo:
         raise Http404
-    response = HttpResponse(bytes(photo), content_type=record.photo_type)
+    response = HttpResponse(photo, content_type=record.photo_type)
     response["Content-Disposition"] = "inline"
     return response
 

@@ -34,6 +34,7 @@ from safepassage.vault import services as vault
 from safepassage.vault.keyring import Keyring, require
 from safepassage.vault.models import CompartmentGrant, CompartmentKind, HolderKind, PendingGrant
 
+from . import photos
 from .models import (
     OPEN_LEG_STATUSES,
     Handoff,
@@ -454,6 +455,9 @@ def do_update_handoff(
             raise ServiceError(_("The photo must be a JPEG, PNG or WebP image."))
         if len(photo) > settings.VAULT_MAX_PHOTO_BYTES:
             raise ServiceError(_("The photo is too large (5 MB at most)."))
+        # Never sealed as uploaded: its metadata (a GPS position) would reach
+        # every cell that opens it.
+        photo, photo_type = photos.clean_photo(photo)
     with transaction.atomic():
         handoff.place = place
         handoff.window_start = window_start
@@ -474,6 +478,37 @@ def do_update_handoff(
             organisation=actor.organisation, actor=actor, verb="handoff.update", target=handoff
         )
     return handoff
+
+
+def do_clean_stored_photo(*, actor, handoff: Handoff) -> bytes | None:
+    """The handoff's photo as ``photos.clean_photo`` stores it; stored back if it was not.
+
+    Photos sealed before uploads were cleaned may still carry their
+    metadata. Whoever opens one (a coordinator on the planner, a cell member
+    on the field page) holds the handoff's key, so the photo is cleaned and
+    sealed again at that first opening, with its audit entry; a photo that
+    no longer decodes is removed rather than served as it was. Returns the
+    bytes to serve (None: no photo).
+    """
+    photo = handoff.photo
+    if photo is None or photos.is_clean(bytes(photo)):
+        return None if photo is None else bytes(photo)
+    try:
+        cleaned, content_type = photos.clean_photo(bytes(photo))
+    except ServiceError:
+        cleaned, content_type = None, None
+    with transaction.atomic():
+        handoff.photo = cleaned
+        handoff.photo_type = content_type
+        handoff.save(update_fields=["photo", "photo_type"])
+        audit.record(
+            organisation=actor.organisation,
+            actor=actor,
+            verb="handoff.photo_cleaned",
+            target=handoff,
+            detail={"removed": cleaned is None},
+        )
+    return cleaned
 
 
 def do_new_phrases(*, actor, handoff: Handoff) -> Handoff:

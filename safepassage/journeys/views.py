@@ -304,11 +304,11 @@ def handoff_photo_view(request: MemberRequest, handoff) -> HttpResponse:
     record = selectors.get_handoff(request.user, handoff)
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
-    photo = record.photo
+    photo = services.do_clean_stored_photo(actor=request.user, handoff=record)
     if photo is None:
         raise Http404
     content_type = record.photo_type if record.photo_type in MAX_PHOTO_TYPES else None
-    response = HttpResponse(bytes(photo), content_type=content_type or "application/octet-stream")
+    response = HttpResponse(photo, content_type=content_type or "application/octet-stream")
     response["Cache-Control"] = "no-store"
     response["Content-Disposition"] = 'inline; filename="handoff-photo"'
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
