@@ -136,6 +136,10 @@ class Invitation(SealedModel):
     )
     accepted_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Handles refused on the join page: the page would otherwise let whoever
+    # holds the link probe, without end, which handles exist anywhere on the
+    # server. At MAX_REFUSED_HANDLES the link stops working.
+    refused_handles = models.PositiveSmallIntegerField(default=0)
 
 
 class SecondFactorDevice(ThrottlingMixin, Device):

@@ -13,6 +13,7 @@ from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from safepassage import roles
 from safepassage.audit import services as audit
@@ -279,6 +280,10 @@ def do_invite_member(
     return invitation, token
 
 
+# Handles the join page refuses before its invitation link stops working.
+MAX_REFUSED_HANDLES = 5
+
+
 def find_invitation(token: str) -> Invitation | None:
     """The open invitation for ``token``, or None (unknown, used, expired or revoked)."""
     invitation = (
@@ -291,6 +296,7 @@ def find_invitation(token: str) -> Invitation | None:
         or invitation.accepted_at is not None
         or invitation.revoked_at is not None
         or invitation.expires_at <= timezone.now()
+        or invitation.refused_handles >= MAX_REFUSED_HANDLES
     ):
         return None
     return invitation
@@ -305,7 +311,21 @@ def do_accept_invitation(*, token: str, handle: str, password: str) -> tuple[Mem
     if invitation is None:
         raise ServiceError(_("This invitation link is not valid any more. Ask for a new one."))
     if Member.objects.filter(handle__iexact=handle).exists():
-        raise ServiceError(_("That handle is taken. Choose another."))
+        # Handles are unique across the server, so this refusal would tell
+        # whoever holds the link that a handle exists somewhere: it says no
+        # more than "not this one", and the link closes after a few.
+        Invitation.objects.filter(pk=invitation.pk).update(refused_handles=F("refused_handles") + 1)
+        left = MAX_REFUSED_HANDLES - invitation.refused_handles - 1
+        if left <= 0:
+            raise ServiceError(_("This invitation link is not valid any more. Ask for a new one."))
+        raise ServiceError(
+            ngettext(
+                "That handle cannot be used. Choose another one (%(left)s more try).",
+                "That handle cannot be used. Choose another one (%(left)s more tries).",
+                left,
+            )
+            % {"left": left}
+        )
     key_fields, private_key = new_member_key_fields(password)
     with transaction.atomic():
         locked = Invitation.objects.select_for_update().get(pk=invitation.pk)

@@ -122,6 +122,7 @@ PLAINTEXT_COLUMNS: dict[str, dict[str, str]] = {
         "accepted_by_id": ID,
         "accepted_at": TIME,
         "revoked_at": TIME,
+        "refused_handles": COUNT,
     },
     "cells.Cell": {"id": ID, "organisation_id": ID, "status": STATUS, "created_at": TIME},
     "cells.CellMembership": {

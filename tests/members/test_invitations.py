@@ -168,7 +168,7 @@ def test_join_form_checks_passwords_and_handles(client, world):
                 "new_password1": NEW_PASSWORD,
                 "new_password2": NEW_PASSWORD,
             },
-            "That handle is taken.",
+            "That handle cannot be used.",
         ),
         (
             {"handle": "bad handle!", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
@@ -231,3 +231,41 @@ def test_revoke_an_invitation(client, world, login):
     assert response.status_code == 302
     client.post(reverse("members:logout"))
     assert client.get(reverse("members:join", args=[token])).status_code == 404
+
+
+def test_a_handle_of_another_organisation_is_refused_as_neutrally_as_our_own(client, world):
+    from tests.factories import OrganisationFactory
+
+    elsewhere = OrganisationFactory().founder
+    url = reverse("members:join", args=[_token(world)])
+    answers = []
+    for taken in (world.coord.handle, elsewhere.handle):
+        data = {"handle": taken, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+        body = client.post(url, data).content.decode()
+        assert "taken" not in body
+        assert "That handle cannot be used." in body
+        body = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", body)
+        answers.append(re.sub(r"\(\d+ more tr(y|ies)\)", "", body))
+    # Nothing tells the two apart but the count of tries left.
+    assert answers[0].replace(world.coord.handle, "H") == answers[1].replace(elsewhere.handle, "H")
+
+
+def test_the_join_page_stops_after_a_few_refused_handles(client, world):
+    from safepassage.members.services import MAX_REFUSED_HANDLES
+
+    token = _token(world)
+    url = reverse("members:join", args=[token])
+    data = {
+        "handle": world.coord.handle,
+        "new_password1": NEW_PASSWORD,
+        "new_password2": NEW_PASSWORD,
+    }
+    for _ in range(MAX_REFUSED_HANDLES - 1):
+        assert "That handle cannot be used." in client.post(url, data).content.decode()
+    last = client.post(url, data)
+    assert "not valid any more" in last.content.decode()
+    # Closed for good: even a free handle is refused now, and the page says so.
+    data["handle"] = "a-free-handle"
+    assert client.post(url, data).status_code == 404
+    assert client.get(url).status_code == 404
+    assert not Member.objects.filter(handle="a-free-handle").exists()
