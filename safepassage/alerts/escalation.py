@@ -4,7 +4,8 @@ Level 0 is the cell's lead, level 1 the case's coordinators, level 2 every
 coordinator of the organisation. An alert waits at each level for the
 minutes in ``settings.ALERT_ESCALATION_MINUTES`` and then moves up unless
 someone acknowledged it. A level with nobody on it is passed over at once.
-Duress and critical problem reports start at level 1.
+Duress, critical problem reports and a traveller in a compromised cell's
+custody start at level 1.
 
 Everything here runs inside the caller's transaction (a service or the
 worker), so an alert, its notifications and their outbox rows are written
@@ -35,7 +36,8 @@ TOP_LEVEL = EscalationLevel.ALL_COORDINATORS
 
 
 def start_level(kind: str) -> int:
-    if kind == AlertKind.DURESS:
+    # A traveller with a compromised cell: its lead is the last to tell.
+    if kind in (AlertKind.DURESS, AlertKind.CUSTODY_COMPROMISED):
         return EscalationLevel.CASE_COORDINATORS
     if kind in PROBLEM_KINDS and SEVERITY_BY_KIND[kind] == Severity.CRITICAL:
         return EscalationLevel.CASE_COORDINATORS

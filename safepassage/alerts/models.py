@@ -30,6 +30,9 @@ class AlertKind(models.TextChoices):
     TRAVELLER_PROBLEM = "traveller_problem", _("The traveller says something is wrong")
     LINK_REUSED = "link_reused", _("A used traveller link was opened again")
     COMPROMISE = "compromise", _("Compromise declared")
+    # A compromise was declared while a traveller was on a leg of the
+    # compromised cell, member or contact (started, not handed off).
+    CUSTODY_COMPROMISED = "custody_compromised", _("A traveller is with a compromised cell")
     OTHER = "other", _("Other problem")
 
 
@@ -65,6 +68,7 @@ SEVERITY_BY_KIND: dict[str, str] = {
     AlertKind.TRAVELLER_PROBLEM: Severity.CRITICAL,
     AlertKind.LINK_REUSED: Severity.WARNING,
     AlertKind.COMPROMISE: Severity.CRITICAL,
+    AlertKind.CUSTODY_COMPROMISED: Severity.CRITICAL,
     AlertKind.OTHER: Severity.WARNING,
 }
 

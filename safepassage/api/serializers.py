@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from safepassage.cases.models import CaseStatus
+from safepassage.journeys import phrases
 from safepassage.journeys.models import (
     HandoffStatus,
     JourneyStatus,
@@ -61,6 +62,23 @@ class SealedCharField(serializers.CharField):
         if ring is None or not ring.can_open(field.compartment_id_for(owner)):
             return None
         return getattr(owner, name)
+
+
+class SpokenPhraseField(SealedCharField):
+    """A verification phrase as it is said aloud, in its speaker's language
+    (the stored form is language-neutral: ``journeys.phrases``)."""
+
+    def to_representation(self, value):
+        said = phrases.spoken(value)
+        return said.text if said is not None else None
+
+
+class PhraseLanguageField(SealedCharField):
+    """The language code a verification phrase is said in."""
+
+    def to_representation(self, value):
+        said = phrases.spoken(value)
+        return said.language if said is not None else None
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -113,8 +131,20 @@ class HandoffSerializer(serializers.Serializer):
     vehicle_plate = SealedCharField()
     signal = SealedCharField()
     notes = SealedCharField()
-    phrase_challenge = SealedCharField(help_text="Said by the side arriving with the traveller.")
-    phrase_response = SealedCharField(help_text="Answered by the side receiving the traveller.")
+    phrase_challenge = SpokenPhraseField(
+        help_text="Said by the side arriving with the traveller, in its language."
+    )
+    phrase_challenge_language = PhraseLanguageField(
+        source="phrase_challenge",
+        help_text="The language `phrase_challenge` is said in (`en`, `ko`, `zh-hans`).",
+    )
+    phrase_response = SpokenPhraseField(
+        help_text="Answered by the side receiving the traveller, in its language."
+    )
+    phrase_response_language = PhraseLanguageField(
+        source="phrase_response",
+        help_text="The language `phrase_response` is said in (`en`, `ko`, `zh-hans`).",
+    )
     has_photo = serializers.SerializerMethodField()
 
     def _visible_leg(self, leg_id):
@@ -160,7 +190,9 @@ class HandoffSerializer(serializers.Serializer):
         "signal",
         "notes",
         "phrase_challenge",
+        "phrase_challenge_language",
         "phrase_response",
+        "phrase_response_language",
     )
 
     def to_representation(self, instance):

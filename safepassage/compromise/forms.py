@@ -135,7 +135,8 @@ class RespondForm(forms.Form):
         initial=True,
         help_text=_(
             "A member is removed; a cell's members lose every key and are disabled pending "
-            "review; a contact is marked compromised; a handoff gets new phrases. Every "
+            "review; a contact is marked compromised; every exposed handoff still to come "
+            "gets new phrases, and the cells there are told to read them again. Every "
             "exposed key you hold is replaced now, the others at their holders' next login."
         ),
     )

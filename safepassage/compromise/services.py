@@ -30,7 +30,13 @@ The response, one action with four steps (each may be left out):
     record for that review, and disabled members are never granted keys
     again while disabled;
   - a contact is marked COMPROMISED;
-  - a handoff gets new verification phrases;
+  - for a member, cell, contact or handoff, every exposed handoff still to
+    come (the handoff itself, for a handoff) gets new verification phrases
+    (``journeys.services.redraw_phrases``: the adversary knows the old
+    ones), where the acting coordinator holds its key; the others are
+    listed for a coordinator of their case. The members of the cells at
+    those handoffs (never the compromised ones) get the in-app notification
+    "the recognition phrases for one of your handoffs have changed";
 
   then, for a member, cell or contact, every exposed compartment is rotated:
   those the acting coordinator holds at once (``vault.services.rotate``),
@@ -42,6 +48,12 @@ The response, one action with four steps (each may be left out):
   vehicles of the exposed handoffs and legs that the acting coordinator can
   read are marked burned too. The planner warns when a leg or handoff reuses
   one.
+
+Whatever the steps, a traveller in the subject's custody when the response
+runs (a leg of the compromised cell, of a compromised member's cells or of
+the compromised contact that has started and not been handed off) raises a
+critical alert on that leg, once, for its case's coordinators: the freeze
+tells the cell to stand down, but the traveller is still with it.
 
 The legs that need a new cell are listed on the report; ``do_release_leg``
 unfreezes a leg once its coordinators have re-planned it.
@@ -75,9 +87,9 @@ from safepassage.journeys.models import (
     Leg,
     LegStatus,
 )
-from safepassage.journeys.phrases import new_phrase_pair
 from safepassage.members.models import Member, MemberStatus
-from safepassage.notifications.outbox import notify
+from safepassage.notifications.models import Topic
+from safepassage.notifications.outbox import notify, notify_topic
 from safepassage.safehouses.models import SafeHouse, SafeHouseStatus
 from safepassage.vault import services as vault
 from safepassage.vault.keyring import Keyring, require
@@ -240,6 +252,8 @@ def do_respond_to_compromise(
     with transaction.atomic():
         snapshot = snapshot_of(compromise)
         done = _Done.load(response_of(compromise))
+        # Before the freeze changes their status.
+        custody = _custody_legs(actor, compromise)
         if steps.freeze:
             _freeze(actor, keyring, snapshot, done)
         if steps.notify:
@@ -248,6 +262,7 @@ def do_respond_to_compromise(
             _revoke(actor, keyring, compromise, snapshot, done)
         if steps.burn:
             _burn(actor, keyring, compromise, snapshot, done)
+        _raise_custody_alerts(actor, custody, now, done)
         compromise.response = done.to_json()
         compromise.responded_at = now
         compromise.responded_by = actor
@@ -292,6 +307,9 @@ class _Done:
     rotation_due_ids: set[str]
     burned_mark_ids: set[str]
     new_phrase_handoff_ids: set[str]
+    phrases_due_handoff_ids: set[str]
+    phrase_notified_member_ids: set[str]
+    custody_alert_leg_ids: set[str]
     subject_status: str
 
     SETS = (
@@ -305,6 +323,9 @@ class _Done:
         "rotation_due_ids",
         "burned_mark_ids",
         "new_phrase_handoff_ids",
+        "phrases_due_handoff_ids",
+        "phrase_notified_member_ids",
+        "custody_alert_leg_ids",
     )
 
     @classmethod
@@ -453,14 +474,115 @@ def _revoke(
             status=ContactStatus.COMPROMISED
         )
         done.subject_status = ContactStatus.COMPROMISED
-    elif kind == SubjectKind.HANDOFF:
-        handoff = Handoff.objects.filter(pk=subject_id, journey__case__organisation=org).first()
-        if handoff is not None and keyring.can_open(handoff.compartment_id):
-            handoff.phrase_challenge, handoff.phrase_response = new_phrase_pair()
-            handoff.save(update_fields=["phrase_challenge", "phrase_response"])
-            done.new_phrase_handoff_ids.add(str(handoff.pk))
+    if kind in ROTATED_KINDS or kind == SubjectKind.HANDOFF:
+        _new_phrases(actor, keyring, compromise, snapshot, done)
     if exposed:
         _rotate(actor, keyring, before, done)
+
+
+def _new_phrases(
+    actor, keyring: Keyring, compromise: Compromise, snapshot: Snapshot, done: _Done
+) -> None:
+    """Redraw the phrases of every exposed handoff still to come (and of the
+    compromised handoff itself), then tell the members of the cells at them.
+
+    Runs after the subject's members are removed or disabled, so none of
+    them is told and their other handoffs no longer count for uniqueness;
+    and before the rotation, which re-seals the new phrases with the rest."""
+    from safepassage.journeys.models import JourneyStatus
+    from safepassage.journeys.services import redraw_phrases
+
+    org = actor.organisation
+    live = Q(
+        pk__in=list(snapshot.handoff_ids),
+        journey__status__in=[JourneyStatus.PLANNING, JourneyStatus.ACTIVE],
+    ) & ~Q(status=HandoffStatus.DONE)
+    if compromise.subject_kind == SubjectKind.HANDOFF and compromise.subject_id is not None:
+        live |= Q(pk=compromise.subject_id)
+    handoffs = list(
+        Handoff.objects.filter(live, journey__case__organisation=org)
+        .select_related("from_leg", "to_leg")
+        .defer("photo")
+        .order_by("journey_id", "position")
+    )
+    keyring.load({h.compartment_id for h in handoffs})
+    cells: set[uuid.UUID] = set()
+    for handoff in handoffs:
+        if not keyring.can_open(handoff.compartment_id):
+            # Only a holder of its key can seal new phrases: a coordinator of its case.
+            done.phrases_due_handoff_ids.add(str(handoff.pk))
+            continue
+        redraw_phrases(handoff=handoff, keyring=keyring)
+        done.new_phrase_handoff_ids.add(str(handoff.pk))
+        done.phrases_due_handoff_ids.discard(str(handoff.pk))
+        cells |= {leg.cell_id for leg in (handoff.from_leg, handoff.to_leg) if leg and leg.cell_id}
+    members = (
+        set(
+            CellMembership.objects.filter(
+                cell_id__in=list(cells),
+                cell__organisation=org,
+                member__status=MemberStatus.ACTIVE,
+                member__is_active=True,
+            ).values_list("member_id", flat=True)
+        )
+        - snapshot.member_ids
+    )
+    told = notify_topic(
+        organisation_id=org.pk,
+        member_ids=members,
+        topic=Topic.PHRASES_CHANGED,
+        now=timezone.now(),
+    )
+    done.phrase_notified_member_ids |= {str(m) for m in told}
+
+
+def _custody_legs(actor, compromise: Compromise) -> list[Leg]:
+    """The legs a traveller is on now (started, not handed off) that the
+    compromised cell runs, or a compromised member's cells, or the
+    compromised contact."""
+    kind = compromise.subject_kind
+    subject_id = compromise.subject_id
+    if subject_id is None:
+        return []
+    if kind == SubjectKind.CELL:
+        whose = Q(cell_id=subject_id)
+    elif kind == SubjectKind.MEMBER:
+        whose = Q(
+            cell_id__in=list(
+                CellMembership.objects.filter(member_id=subject_id).values_list(
+                    "cell_id", flat=True
+                )
+            )
+        )
+    elif kind == SubjectKind.CONTACT:
+        whose = Q(contact_id=subject_id)
+    else:
+        return []
+    return list(
+        Leg.objects.filter(
+            whose,
+            journey__case__organisation=actor.organisation,
+            status__in=[LegStatus.STARTED, LegStatus.FROZEN],
+            started_at__isnull=False,
+            handed_off_at__isnull=True,
+        ).select_related("journey")
+    )
+
+
+def _raise_custody_alerts(actor, legs: list[Leg], now: datetime, done: _Done) -> None:
+    """A critical alert on each leg whose traveller is in the subject's
+    custody, once per leg however often the response runs."""
+    for leg in legs:
+        if str(leg.pk) in done.custody_alert_leg_ids:
+            continue
+        raise_alert(
+            organisation_id=actor.organisation_id,
+            kind=AlertKind.CUSTODY_COMPROMISED,
+            now=now,
+            leg=leg,
+            raised_by=actor,
+        )
+        done.custody_alert_leg_ids.add(str(leg.pk))
 
 
 def _rotate(actor, keyring: Keyring, before: dict[uuid.UUID, int], done: _Done) -> None:

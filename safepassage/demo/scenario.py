@@ -33,6 +33,7 @@ from safepassage.contacts.models import Contact
 from safepassage.contacts.services import do_create_contact
 from safepassage.journeys import selectors as journey_selectors
 from safepassage.journeys.models import Handoff, Journey, TransportKind
+from safepassage.journeys.phrases import renderings
 from safepassage.journeys.services import (
     do_add_leg,
     do_create_journey,
@@ -691,5 +692,7 @@ def sensitive_strings_of(result: DemoResult) -> list[str]:
     phrases: list[str] = []
     with unlocked(result.coordinator_keyring):
         for handoff in Handoff.objects.filter(journey__case__organisation=result.organisation):
-            phrases += [str(handoff.phrase_challenge or ""), str(handoff.phrase_response or "")]
+            # Every language a phrase can be shown in, and its stored form.
+            for stored in (handoff.phrase_challenge, handoff.phrase_response):
+                phrases += [str(stored or ""), *renderings(stored)]
     return list(dict.fromkeys([*SENSITIVE_STRINGS, *(p for p in phrases if p)]))

@@ -35,6 +35,7 @@ from safepassage.alerts.models import Alert, AlertStatus
 from safepassage.checkins import deadlines
 from safepassage.checkins import services as checkin_services
 from safepassage.core.errors import ServiceError
+from safepassage.journeys import phrases
 from safepassage.journeys import selectors as journeys
 from safepassage.journeys import services as journey_services
 from safepassage.journeys.models import (
@@ -145,6 +146,31 @@ class HandoffCard:
     @property
     def has_photo(self) -> bool:
         return self.readable and not self.stand_down and self.handoff.photo_type in PHOTO_TYPES
+
+    # The member says the response where they receive the traveller, the
+    # challenge where they hand them on; each side says its phrase in its own
+    # cell's language, and reads the other's as it will be heard, with a gloss.
+
+    @property
+    def mine(self) -> phrases.Spoken | None:
+        """The phrase the member says."""
+        h = self.handoff
+        return phrases.spoken(h.phrase_response if self.member_receives else h.phrase_challenge)
+
+    @property
+    def theirs(self) -> phrases.Spoken | None:
+        """The phrase the member will hear from the other side."""
+        h = self.handoff
+        return phrases.spoken(h.phrase_challenge if self.member_receives else h.phrase_response)
+
+    @property
+    def their_meaning(self) -> str:
+        """What the other side's phrase means, in the member's side's
+        language; empty when both sides speak the same one."""
+        mine, theirs = self.mine, self.theirs
+        if mine is None or theirs is None:
+            return ""
+        return theirs.meaning(mine.language)
 
 
 @dataclass

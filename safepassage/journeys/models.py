@@ -134,7 +134,9 @@ class Handoff(SealedModel):
     photo = SealedField(compartment="compartment", kind="bytes")
     photo_type = SealedField(compartment="compartment", max_chars=50)
     # One-time verification phrase pair: the arriving side says the challenge,
-    # the receiving side answers with the response.
+    # the receiving side answers with the response. Each holds the language
+    # it is said in and its words' indices (``journeys.phrases``), or, when
+    # drawn before phrases had languages, the English text itself.
     phrase_challenge = SealedField(compartment="compartment", max_chars=300)
     phrase_response = SealedField(compartment="compartment", max_chars=300)
     notes = SealedField(compartment="compartment")
@@ -142,6 +144,20 @@ class Handoff(SealedModel):
 
     class Meta:
         ordering = ["journey", "position"]
+
+    @property
+    def spoken_challenge(self):
+        """The challenge as it is said (``phrases.Spoken``), or None."""
+        from .phrases import spoken
+
+        return spoken(self.phrase_challenge)
+
+    @property
+    def spoken_response(self):
+        """The response as it is said (``phrases.Spoken``), or None."""
+        from .phrases import spoken
+
+        return spoken(self.phrase_response)
 
     @property
     def is_pickup(self) -> bool:

@@ -45,7 +45,7 @@ from .models import (
     LegStatus,
     TransportKind,
 )
-from .phrases import new_phrase_pair
+from .phrases import book_language, key_of, new_phrase_pair
 
 # Check-in deadlines follow their leg: each hook runs in the service's transaction.
 from safepassage.checkins import hooks as checkin_hooks  # isort: skip
@@ -182,28 +182,112 @@ def _new_handoff(journey: Journey, position: int, keyring: Keyring) -> Handoff:
     )
     vault.grant_to_parent(compartment=compartment, parent=journey.case.compartment, keyring=keyring)
     handoff = Handoff(journey=journey, position=position, compartment=compartment)
-    handoff.phrase_challenge, handoff.phrase_response = new_phrase_pair()
+    # Its phrases are drawn once its legs (and so its cells' languages) are known.
     handoff.save()
     return handoff
+
+
+def _cells_of(handoff: Handoff) -> tuple[uuid.UUID | None, uuid.UUID | None]:
+    """(the cell arriving with the traveller, the cell receiving them)."""
+    return (
+        handoff.from_leg.cell_id if handoff.from_leg is not None else None,
+        handoff.to_leg.cell_id if handoff.to_leg is not None else None,
+    )
+
+
+def cell_language(cell_id: uuid.UUID | None) -> str:
+    """The language a cell says its verification phrases in: the page
+    language most of its active members chose (a tie goes to the lead's,
+    then to the first in ``settings.LANGUAGES``); English for no cell."""
+    from django.conf import settings
+
+    if cell_id is None:
+        return book_language(None)
+    rows = list(
+        CellMembership.objects.filter(
+            cell_id=cell_id, member__status=MemberStatus.ACTIVE, member__is_active=True
+        ).values_list("member__language", "is_lead")
+    )
+    if not rows:
+        return book_language(None)
+    counts: dict[str, int] = {}
+    for language, _lead in rows:
+        counts[book_language(language)] = counts.get(book_language(language), 0) + 1
+    lead = next((book_language(language) for language, is_lead in rows if is_lead), None)
+    order = [book_language(code) for code, _name in settings.LANGUAGES]
+    return max(
+        counts,
+        key=lambda code: (counts[code], code == lead, -order.index(code) if code in order else -99),
+    )
+
+
+def _live_challenges(handoff: Handoff, keyring: Keyring) -> set[object]:
+    """The challenges (``phrases.key_of``) of the other live handoffs of every
+    member of ``handoff``'s cells, among those ``keyring`` opens: a member
+    must never hold two live handoffs with the same challenge, or hearing
+    one would answer for the other. Handoffs the actor cannot open are not
+    compared (docs/SECURITY.md gives the odds of a repeat among them)."""
+    cells = [c for c in _cells_of(handoff) if c]
+    if not cells:
+        return set()
+    members = _cell_member_ids(cells)
+    member_cells = set(
+        CellMembership.objects.filter(member_id__in=members).values_list("cell_id", flat=True)
+    ) | set(cells)
+    legs = Leg.objects.filter(cell_id__in=member_cells)
+    others = list(
+        Handoff.objects.filter(Q(from_leg__in=legs) | Q(to_leg__in=legs))
+        .exclude(pk=handoff.pk)
+        .exclude(status=HandoffStatus.DONE)
+        .filter(journey__status__in=[JourneyStatus.PLANNING, JourneyStatus.ACTIVE])
+        .only("pk", "compartment_id", "phrase_challenge")
+    )
+    keyring.load({h.compartment_id for h in others})
+    return {key_of(h.phrase_challenge) for h in others if keyring.can_open(h.compartment_id)} - {
+        None
+    }
+
+
+def redraw_phrases(*, handoff: Handoff, keyring: Keyring) -> None:
+    """Give ``handoff`` a fresh phrase pair and save it: the challenge in the
+    language of the cell arriving with the traveller, the response in that
+    of the cell receiving them (a pickup or arrival has one cell: both in
+    its language), the challenge unlike any other live handoff's of the
+    members of its cells. Runs in the caller's transaction; the caller audits."""
+    arriving, receiving = _cells_of(handoff)
+    challenge_language = cell_language(arriving or receiving)
+    response_language = cell_language(receiving or arriving)
+    handoff.phrase_challenge, handoff.phrase_response = new_phrase_pair(
+        challenge_language, response_language, taken=_live_challenges(handoff, keyring)
+    )
+    handoff.save(update_fields=["phrase_challenge", "phrase_response"])
 
 
 def _relink_handoffs(journey: Journey, keyring: Keyring) -> None:
     """One handoff on each boundary: before the first leg (pickup), between
     legs, after the last (arrival). Handoff details stay with their boundary."""
     legs = list(journey.legs.order_by("position"))
-    handoffs = {h.position: h for h in journey.handoffs.all()}
+    handoffs = {h.position: h for h in journey.handoffs.select_related("from_leg", "to_leg")}
+    # A handoff's phrases belong to the two cells that meet there: new cells
+    # (or a new handoff) get new phrases, in their languages.
+    cells_before = {h.pk: _cells_of(h) for h in handoffs.values()}
     journey.handoffs.update(from_leg=None, to_leg=None)
     if not legs:
         for h in handoffs.values():
             _destroy_compartment_of(h)
         return
+    redraw = []
     for position in range(len(legs) + 1):
         handoff = handoffs.pop(position, None) or _new_handoff(journey, position, keyring)
         handoff.from_leg = legs[position - 1] if position > 0 else None
         handoff.to_leg = legs[position] if position < len(legs) else None
         handoff.save(update_fields=["from_leg", "to_leg"])
+        if cells_before.get(handoff.pk) != _cells_of(handoff) or not handoff.phrase_challenge:
+            redraw.append(handoff)
     for h in handoffs.values():
         _destroy_compartment_of(h)
+    for handoff in redraw:
+        redraw_phrases(handoff=handoff, keyring=keyring)
     _sync_journey_grants(journey, keyring)
 
 
@@ -357,6 +441,9 @@ def do_update_leg(
             for handoff in Handoff.objects.filter(Q(from_leg=leg) | Q(to_leg=leg)).select_related(
                 "from_leg", "to_leg"
             ):
+                # The former cell knew the phrases; the new one may speak another language.
+                if handoff.status != HandoffStatus.DONE:
+                    redraw_phrases(handoff=handoff, keyring=keyring)
                 sync_handoff_grants(handoff=handoff, keyring=keyring)
             vault.rotate_due(keyring=keyring, organisation_id=actor.organisation_id)
         audit.record(
@@ -512,11 +599,11 @@ def do_clean_stored_photo(*, actor, handoff: Handoff) -> bytes | None:
 
 
 def do_new_phrases(*, actor, handoff: Handoff) -> Handoff:
-    """Draw a fresh one-time verification phrase pair."""
+    """Draw a fresh one-time verification phrase pair (see ``redraw_phrases``)."""
     roles.require_case_coordinator(actor, handoff.journey.case)
+    keyring = require()
     with transaction.atomic():
-        handoff.phrase_challenge, handoff.phrase_response = new_phrase_pair()
-        handoff.save(update_fields=["phrase_challenge", "phrase_response"])
+        redraw_phrases(handoff=handoff, keyring=keyring)
         audit.record(
             organisation=actor.organisation, actor=actor, verb="handoff.phrases", target=handoff
         )

@@ -45,8 +45,22 @@ class NotificationAddress(models.Model):
         ]
 
 
+class Topic(models.TextChoices):
+    """Which fixed sentence an in-app notification shows. None names a record."""
+
+    ALERT = "alert", _("Something needs you in safepassage.")
+    PHRASES_CHANGED = (
+        "phrases_changed",
+        _(
+            "The recognition phrases for one of your handoffs have changed: "
+            "read them again on your field page."
+        ),
+    )
+
+
 class Notification(models.Model):
-    """An in-app notification: one member was told about one alert."""
+    """An in-app notification: one member was told about one alert, or (with
+    no alert) one of the fixed sentences of ``Topic``."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organisation = models.ForeignKey(
@@ -64,6 +78,7 @@ class Notification(models.Model):
     )
     # The escalation level that reached this member (0 cell lead, 1 case, 2 all).
     level = models.PositiveSmallIntegerField(default=0)
+    topic = models.CharField(max_length=20, choices=Topic.choices, default=Topic.ALERT)
     created_at = models.DateTimeField()
     read_at = models.DateTimeField(null=True, blank=True)
 
@@ -74,6 +89,11 @@ class Notification(models.Model):
             # A member is told about an alert once, whichever level reached them.
             models.UniqueConstraint(fields=["alert", "member"], name="one_notification_per_alert")
         ]
+
+    @property
+    def sentence(self) -> str:
+        """What the notification says, in the active language."""
+        return str(Topic(self.topic).label)
 
 
 class DeliveryStatus(models.TextChoices):

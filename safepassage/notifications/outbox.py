@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from .models import Delivery, Notification, NotificationAddress
+from .models import Delivery, Notification, NotificationAddress, Topic
 
 
 def notify(
@@ -55,6 +55,44 @@ def notify(
     if deliveries:
         Delivery.objects.bulk_create(deliveries)
     return new
+
+
+def notify_topic(
+    *,
+    organisation_id: uuid.UUID,
+    member_ids: Iterable[uuid.UUID],
+    topic: str,
+    now: datetime,
+) -> set[uuid.UUID]:
+    """Tell each member the fixed sentence of ``topic`` in the app (in their
+    language, when they read it) and queue a delivery for each address they
+    have. A delivery says only the fixed "Something needs you in
+    safepassage", like every other: a messaging operator learns nothing of
+    the topic. Returns the members told."""
+    if topic not in Topic.values:
+        raise ValueError(f"unknown notification topic {topic!r}")
+    wanted = set(member_ids)
+    if not wanted:
+        return set()
+    notifications = Notification.objects.bulk_create(
+        [
+            Notification(
+                organisation_id=organisation_id,
+                member_id=member_id,
+                topic=topic,
+                created_at=now,
+            )
+            for member_id in sorted(wanted)
+        ]
+    )
+    by_member = {n.member_id: n for n in notifications}
+    deliveries = [
+        Delivery(notification=by_member[member_id], channel=channel, next_attempt_at=now)
+        for member_id, channel in _channels(wanted, None)
+    ]
+    if deliveries:
+        Delivery.objects.bulk_create(deliveries)
+    return wanted
 
 
 def _channels(member_ids: set[uuid.UUID], cache: dict | None) -> list[tuple[uuid.UUID, str]]:

@@ -113,9 +113,9 @@ def new_salt() -> bytes:
     return nacl.utils.random(SALT_BYTES)
 
 
-def random_choice(options: list[str] | tuple[str, ...]) -> str:
-    """An unpredictable choice (verification phrases)."""
-    return secrets.choice(options)
+def random_index(n: int) -> int:
+    """An unpredictable index in ``range(n)`` (verification phrase words)."""
+    return secrets.randbelow(n)
 
 
 def random_token(nbytes: int = 32) -> str:

@@ -269,6 +269,7 @@ PLAINTEXT_COLUMNS: dict[str, dict[str, str]] = {
         "member_id": ID,
         "alert_id": ID,
         "level": "escalation level that reached the member",
+        "topic": "which fixed sentence the notification shows (it names no record)",
         "created_at": TIME,
         "read_at": STATUS,
     },

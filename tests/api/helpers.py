@@ -47,10 +47,10 @@ def handoffs(world) -> tuple[Handoff, Handoff, Handoff]:
 
 
 def phrases(world, handoff: Handoff) -> tuple[str, str]:
-    """The handoff's phrase pair, as its coordinator reads it."""
+    """The handoff's phrase pair as it is said, as its coordinator reads it."""
     with unlocked(world.coord_keyring):
         fresh = Handoff.objects.get(pk=handoff.pk)
-        return fresh.phrase_challenge, fresh.phrase_response
+        return fresh.spoken_challenge.text, fresh.spoken_response.text
 
 
 def start_journey(world) -> None:

@@ -31,6 +31,7 @@ from safepassage.compromise.selectors import snapshot_of
 from safepassage.contacts.models import Contact, ContactStatus
 from safepassage.contacts.services import do_create_contact
 from safepassage.journeys.models import Handoff, HandoffStatus, Leg, LegStatus
+from safepassage.journeys.phrases import renderings
 from safepassage.journeys.services import (
     do_add_leg,
     do_create_journey,
@@ -251,7 +252,12 @@ def test_a_betraying_broker_is_declared_and_the_network_responds(world):
         assert place not in page
     assert "red scarf" in page and "newspaper under the arm" in page
     with unlocked(coord_ring):
-        phrases = [h.phrase_challenge for h in (h1, h2)] + [h.phrase_response for h in (h1, h2)]
+        phrases = [
+            text
+            for h in (h1, h2)
+            for stored in (h.phrase_challenge, h.phrase_response)
+            for text in [stored, *renderings(stored)]
+        ]
     assert all(p and p not in page for p in phrases)
     assert "set: they are known to the adversary" in page
     assert "Traveller Secret-Name" not in page and "Other Hidden-Person" not in page

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from safepassage.compromise.exposure import Subject, SubjectKind
 from safepassage.compromise.models import Compromise
@@ -246,8 +247,8 @@ def test_a_frozen_legs_field_page_says_stand_down_and_nothing_else(client, world
             "Car park behind the Changchun grain market",
             "吉A 7Q219",
             "umbrella in the right hand",
-            h1.phrase_challenge,
-            h1.phrase_response,
+            escape(h1.spoken_challenge.text),
+            escape(h1.spoken_response.text),
         ]
     otter_member, otter_ring = world.member(1)
     leg = world.legs[1]

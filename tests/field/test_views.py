@@ -11,6 +11,7 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from safepassage.cases.services import do_open_case
 from safepassage.cells.services import do_create_cell
@@ -44,9 +45,10 @@ def _handoffs(world) -> tuple[Handoff, Handoff, Handoff]:
 
 
 def _phrases(world, handoff: Handoff) -> tuple[str, str]:
+    """The handoff's phrases as they are said, escaped as a page shows them."""
     with unlocked(world.coord_keyring):
         fresh = Handoff.objects.get(pk=handoff.pk)
-        return fresh.phrase_challenge, fresh.phrase_response
+        return escape(fresh.spoken_challenge.text), escape(fresh.spoken_response.text)
 
 
 def _add_photo(world, handoff: Handoff) -> None:
@@ -100,12 +102,12 @@ def test_my_legs_shows_own_leg_and_both_handoffs_with_phrases(world, login):
     assert "umbrella in the right hand" in page
     # The pickup is where the driver receives the traveller: they answer.
     challenge, response_phrase = _phrases(world, pickup)
-    assert f'They say: <q class="phrase">{challenge}</q>' in page
-    assert f'You answer: <q class="phrase">{response_phrase}</q>' in page
+    assert f'They say: <q class="phrase" lang="en">{challenge}</q>' in page
+    assert f'You answer: <q class="phrase" lang="en">{response_phrase}</q>' in page
     # The middle handoff is where the driver hands on: they say the challenge.
     challenge, response_phrase = _phrases(world, middle)
-    assert f'You say: <q class="phrase">{challenge}</q>' in page
-    assert f'They answer: <q class="phrase">{response_phrase}</q>' in page
+    assert f'You say: <q class="phrase" lang="en">{challenge}</q>' in page
+    assert f'They answer: <q class="phrase" lang="en">{response_phrase}</q>' in page
     assert f'action="{reverse("field:exit")}"' in page
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from safepassage.journeys.models import Handoff, Journey, JourneyStatus, Leg, TransportKind
 from safepassage.journeys.services import do_add_leg, do_create_journey, do_update_handoff
@@ -360,9 +361,9 @@ def test_draw_new_verification_phrases(client, world, login):
     assert seen - {before}
     with unlocked(world.coord_keyring):
         current = Handoff.objects.get(pk=handoff.pk)
-        challenge, response_phrase = current.phrase_challenge, current.phrase_response
+        challenge, response_phrase = current.spoken_challenge.text, current.spoken_response.text
     body = client.get(reverse("journeys:detail", args=[world.journey.pk])).content.decode()
-    assert challenge in body and response_phrase in body
+    assert escape(challenge) in body and escape(response_phrase) in body
 
 
 def test_windows_default_to_utc_and_name_it(client, world, login):
