@@ -59,9 +59,12 @@ def test_it_only_ever_starts_a_chain():
     org, founder = new.organisation, new.founder
     with transaction.atomic():
         audit.record(organisation=org, actor=founder, verb="organisation.create", target=org)
-    with pytest.raises(RuntimeError), transaction.atomic():
-        with audit.opening_history(organisation=org):
-            pass
+    with (
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+        audit.opening_history(organisation=org),
+    ):
+        pass
     assert AuditEvent.objects.filter(organisation=org).count() == 1
 
 
