@@ -149,7 +149,8 @@ class _Clock:
         self.history = history
         # Every row of the organisation dated after this was made by the build.
         self.started = started
-        self.latest = started - timedelta(minutes=5)
+        # Nothing is dated after the moment the duress password is set.
+        self.latest = started - timedelta(seconds=2)
         # (real time the step ended, the time it ran at), in order.
         self._ends: list[datetime] = []
         self._times: list[datetime] = []
@@ -157,9 +158,24 @@ class _Clock:
     def clamp(self, when: datetime) -> datetime:
         return min(when, self.latest)
 
+    def after(self, when: datetime, *, minutes: tuple[float, float]) -> datetime:
+        """A time some minutes after ``when``; closer to it if that would be
+        too late, so that steps in a row keep their order and their times
+        differ (a member who joined just now)."""
+        later = when + timedelta(minutes=_random.uniform(*minutes))
+        if later <= self.latest:
+            return later
+        return when + max(self.latest - when, timedelta(0)) * _random.uniform(0.2, 0.8)
+
+    def also_at(self, when: datetime) -> datetime:
+        """Date the entries recorded next, in the current step, at ``when``."""
+        when = self.clamp(when)
+        self.history.at(when)
+        return when
+
     @contextmanager
     def at(self, when: datetime) -> Iterator[datetime]:
-        """Run the block at ``when`` (no later than a few minutes before the build)."""
+        """Run the block at ``when`` (no later than the build's start)."""
         when = self.clamp(when)
         self.history.at(when)
         yield when
@@ -214,10 +230,6 @@ def _between(start: datetime, end: datetime) -> datetime:
     if end <= start:
         return start
     return start + (end - start) * _random.random()
-
-
-def _later(when: datetime, *, minutes: tuple[float, float]) -> datetime:
-    return when + timedelta(minutes=_random.uniform(*minutes))
 
 
 def _handle_and_name(taken: set[str]) -> tuple[str, str]:
@@ -383,8 +395,8 @@ class _Cover:
                 verb="organisation.create",
                 target=self.organisation,
             )
-        with self.clock.at(_later(when, minutes=(5, 40))):
-            self._second_factor(member, first=True)
+        with self.clock.at(self.clock.after(when, minutes=(5, 40))) as first_login:
+            self._second_factor(member, first_login, first=True)
         founder = _Person(member, when)
         self.people.append(founder)
         return founder
@@ -394,7 +406,7 @@ class _Cover:
         made = []
         when = founder.joined
         for codename, specialty in _random.sample(_teams(), _random.randint(2, 3)):
-            with self.clock.at(_later(when, minutes=(60 * 12, 60 * 24 * 10))) as when:
+            with self.clock.at(self.clock.after(when, minutes=(60 * 12, 60 * 24 * 10))) as when:
                 made.append(
                     do_create_cell(actor=founder.member, codename=codename, specialty=specialty)
                 )
@@ -444,11 +456,11 @@ class _Cover:
         )
         with self.clock.at(joined) as when:
             self._accept(invitation, member)
-        with self.clock.at(_later(when, minutes=(10, 60 * 20))) as approved:
+        with self.clock.at(self.clock.after(when, minutes=(10, 60 * 20))) as approved:
             do_approve_member(actor=inviter.member, member=member)
         if role == Role.COORDINATOR:
-            with self.clock.at(_later(approved, minutes=(2, 60 * 24))):
-                self._second_factor(member, first=True)
+            with self.clock.at(self.clock.after(approved, minutes=(2, 60 * 24))) as first_login:
+                self._second_factor(member, first_login, first=True)
         self.people.append(_Person(member, when))
 
     def join_decoy(self, cells: list[Cell]) -> None:
@@ -469,7 +481,7 @@ class _Cover:
         with self.clock.at(self.joined) as when:
             self._accept(invitation, decoy)
             Member.objects.filter(pk=decoy.pk).update(date_joined=when)
-        with self.clock.at(_later(when, minutes=(5, 60 * 6))) as approved:
+        with self.clock.at(self.clock.after(when, minutes=(5, 60 * 6))) as approved:
             # The decoy already holds the coordinators' compartment (it founded
             # the organisation's rows); approval adds its team.
             if cell is not None:
@@ -483,8 +495,8 @@ class _Cover:
                 target=decoy,
             )
         if decoy.role == Role.COORDINATOR:
-            with self.clock.at(_later(approved, minutes=(2, 60))):
-                self._second_factor(decoy, first=True)
+            with self.clock.at(self.clock.after(approved, minutes=(2, 60))) as first_login:
+                self._second_factor(decoy, first_login, first=True)
         self.people.append(_Person(decoy, when))
 
     def _accept(self, invitation: Invitation, member: Member) -> None:
@@ -498,17 +510,19 @@ class _Cover:
             target=invitation,
         )
 
-    def _second_factor(self, member: Member, *, first: bool = False) -> None:
+    def _second_factor(self, member: Member, when: datetime, *, first: bool = False) -> datetime:
+        """The code from the authenticator app, a little after ``when`` (at a
+        coordinator's first login, the login and the app's set-up first)."""
         if first:
-            audit.record(
-                organisation=self.organisation,
-                actor=member,
-                verb="member.second_factor_prepare",
-                target=member,
-            )
+            for verb in ("member.login", "member.second_factor_prepare"):
+                audit.record(organisation=self.organisation, actor=member, verb=verb, target=member)
+            when = self.clock.also_at(self.clock.after(when, minutes=(0.5, 3)))
+        else:
+            when = self.clock.also_at(self.clock.after(when, minutes=(0.1, 1)))
         audit.record(
             organisation=self.organisation, actor=member, verb="member.second_factor", target=member
         )
+        return when
 
     # --- the caseload -----------------------------------------------------------------
 
@@ -547,7 +561,7 @@ class _Cover:
         if decoy_on_case:
             coordinators[self.decoy.pk] = when
         self.caseload.append((case, when, coordinators))
-        with self.clock.at(_later(when, minutes=(3, 180))) as when:
+        with self.clock.at(self.clock.after(when, minutes=(3, 180))) as when:
             do_add_traveller(
                 actor=opener.member,
                 case=case,
@@ -556,7 +570,9 @@ class _Cover:
                 needs=kind["needs"],
             )
         if self.decoy.role == Role.COORDINATOR and not decoy_on_case:
-            with self.clock.at(_later(max(when, self.joined), minutes=(30, 60 * 24 * 3))) as added:
+            with self.clock.at(
+                self.clock.after(max(when, self.joined), minutes=(30, 60 * 24 * 3))
+            ) as added:
                 do_add_case_coordinator(actor=opener.member, case=case, member=self.decoy)
             coordinators[self.decoy.pk] = added
         end = self.now - timedelta(hours=6)
@@ -579,7 +595,7 @@ class _Cover:
             days = (self.now - person.joined).total_seconds() / 86_400
             count = min(12, max(1, int(days / _random.uniform(6, 14))))
             for _n in range(count):
-                when = _between(person.joined + timedelta(hours=1), self.now)
+                when = _between(person.joined, self.now)
                 with self.clock.at(when) as when:
                     self._login(person.member, when)
 
@@ -589,13 +605,14 @@ class _Cover:
         )
         if member.role != Role.COORDINATOR:
             return
-        self._second_factor(member)
+        when = self._second_factor(member, when)
         cases = [
             case.pk
             for case, _opened, coordinators in self.caseload
             if coordinators.get(member.pk, when) < when
         ]
         if cases:
+            when = self.clock.also_at(self.clock.after(when, minutes=(0.2, 4)))
             audit.record_opened(
                 organisation=self.organisation,
                 actor=member,
@@ -605,6 +622,7 @@ class _Cover:
             )
         if _random.random() < 0.4:
             members = [p.member.pk for p in self.people if p.joined < when]
+            self.clock.also_at(self.clock.after(when, minutes=(0.2, 10)))
             audit.record_opened(
                 organisation=self.organisation,
                 actor=member,
