@@ -21,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from safepassage.audit.models import AuditEvent
 from safepassage.audit.selectors import check_chain, read_entries
@@ -34,6 +35,8 @@ from tests.factories import PASSWORD
 from .support import DURESS, SECOND_FACTOR, code_for, device_of, enrol, password_login, set_duress
 
 HREF = re.compile(r'href="([^"#]*)')
+OLDER = re.compile(r'<a href="(\?page=\d+)">Older entries</a>')
+AUDIT_ROW = re.compile(r'<td class="num">(\d+)</td>\s*<td><time datetime="([^"]+)"')
 # Links a crawl must not follow: they end the session, or are not pages.
 SKIP = (reverse("members:logout"), "/static/")
 API_LISTS = (
@@ -87,6 +90,18 @@ def _crawl(client: Client) -> dict[str, str]:
     return seen
 
 
+def _read_log(client: Client) -> dict[int, object]:
+    """Every entry of the audit log page by page, oldest last: No. -> time."""
+    rows: dict[int, object] = {}
+    url: str | None = reverse("audit:log")
+    while url is not None:
+        body = client.get(url).content.decode()
+        rows.update((int(seq), parse_datetime(at)) for seq, at in AUDIT_ROW.findall(body))
+        older = OLDER.search(body)
+        url = reverse("audit:log") + older.group(1).replace("&amp;", "&") if older else None
+    return rows
+
+
 def test_nothing_a_decoy_session_reaches_names_the_mechanism(world):
     forced, decoy, _set_at = _duress_session(world)
     pages = _crawl(forced)
@@ -124,6 +139,13 @@ def test_a_decoy_organisation_has_members_cases_and_a_past(world):
     listed = {case["id"] for case in forced.get(reverse("api:cases")).json()}
     assert {str(c.pk) for c in cases} == listed
     assert cases_page.count('href="/cases/') >= 5
+
+    # The log as the coercer pages through it, to the end: its entry No. 1
+    # is months old.
+    rows = _read_log(forced)
+    # (Reading it writes entries too: every number from 1 up is there.)
+    assert set(rows) == set(range(1, max(rows) + 1))
+    assert rows[1] < set_at - timedelta(days=30)
 
     # A history: the chain starts where the organisation starts, months back,
     # runs in order of time, and everything before the coercer's own login
