@@ -73,7 +73,7 @@ def log_in(request: HttpRequest, *, handle: str, password: str) -> Member | None
     to pass their second factor (``second_factor``) before reaching anything.
 
     With the member's duress password the member returned is their decoy: the
-    session is the decoy's plausible, empty account, and a critical duress
+    session is the decoy's plausible account (``cover``), and a critical duress
     alert is raised for the member, silently. Nothing in the answer differs.
     """
     member = authenticate(request, username=handle, password=password)
