@@ -7,7 +7,8 @@ decoy. So each decoy gets an organisation of its own that does ordinary,
 harmless work (language classes, food parcels, clinic visits): several
 members who joined over months, a few teams, a caseload of people helped,
 and an audit log that runs from the organisation's founding, months before
-the member's own organisation was created, to a few days ago.
+the member's own organisation was created, up to the day the duress
+password is set (its members' logins go on until then).
 
 Everything is drawn at random for each decoy, and built through the same
 services a real organisation is built with, so every page shows it as it
