@@ -291,3 +291,28 @@ def test_the_scan_finds_a_plaintext_that_leaked(world, media_root):
     Member.objects.filter(pk=world.coord.pk).update(time_zone=key.hex().upper())
     scan_database(key_finder)
     assert any("members_member.time_zone" in f for f in key_finder.found)
+
+
+def test_a_duress_passwords_cover_is_sealed_like_any_organisation(world, media_root):
+    """The cover a duress password opens holds the member's organisation's
+    name and display name, and its own members, cases and people: a seized
+    server shows none of them, nor the decoy's key."""
+    from safepassage.cases.models import Case, Traveller
+
+    from .members.support import DURESS, set_duress
+
+    decoy = set_duress(world.coord, world.coord_keyring)
+    ring = Keyring(member_id=decoy.pk, member_private_key=unlock_private_key(decoy, DURESS))
+    with unlocked(ring):
+        ring.load_everything()
+        cover = Organisation.objects.get(pk=decoy.organisation_id)
+        needles = [cover.name, decoy.display_name, DURESS]
+        needles += [m.display_name for m in Member.objects.filter(organisation=cover)]
+        for case in Case.objects.filter(organisation=cover):
+            needles += [case.codename, case.needs, case.summary]
+        needles += [t.name for t in Traveller.objects.filter(case__organisation=cover)]
+    assert cover.name and decoy.display_name and len(needles) > 20
+    finder = Finder(needles, [ring.member_private_key])
+    assert scan_database(finder) > 1000
+    scan_files(finder, media_root)
+    assert finder.found == [], finder.found[:20]

@@ -10,9 +10,12 @@ newest entry with its own MAC, so deleting the newest entries shows too.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -59,26 +62,13 @@ def record(
     ``verb`` is a dotted action name (``case.create``); ``target`` a model
     instance (only its type and id are recorded); ``detail`` small non-secret
     facts (statuses, counts). Must run inside the caller's transaction.
+
+    Inside ``opening_history`` for this organisation the entry is held, and
+    written with the history when the block ends (the event returned is
+    then unsaved).
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit.record must run inside the service's transaction")
-    from safepassage.organisations.models import Organisation
-
-    # Serialise appends per organisation (a row lock on PostgreSQL; SQLite
-    # runs IMMEDIATE transactions, which already serialise writers).
-    org = (
-        Organisation.objects.select_for_update()
-        .only("id", "audit_public_key")
-        .get(pk=organisation.pk)
-    )
-    last = (
-        AuditEvent.objects.filter(organisation=org)
-        .order_by("-seq")
-        .values("seq", "entry_hash")
-        .first()
-    )
-    seq = (last["seq"] + 1) if last else 1
-    prev_hash = bytes(last["entry_hash"]) if last else GENESIS
     payload = {
         "actor": str(actor.pk) if actor is not None else None,
         "actor_handle": getattr(actor, "handle", None),
@@ -88,36 +78,149 @@ def record(
         "detail": detail or {},
         "nonce": uuid.uuid4().hex,
     }
-    sealed = crypto.seal_for_audit_readers(
-        bytes(org.audit_public_key), json.dumps(payload, sort_keys=True).encode("utf-8")
+    history = _history.get()
+    if history is not None and history.organisation_id == organisation.pk:
+        return history.hold(payload)
+    return _append(organisation_id=organisation.pk, payload=payload, at=timezone.now())
+
+
+def _append(*, organisation_id: Any, payload: dict[str, Any], at: datetime) -> AuditEvent:
+    return _append_all(organisation_id=organisation_id, entries=[(payload, at)])[0]
+
+
+def _append_all(
+    *,
+    organisation_id: Any,
+    entries: Sequence[tuple[dict[str, Any], datetime]],
+    fresh: bool = False,
+) -> list[AuditEvent]:
+    """Seal, chain and write ``entries`` (payload, time) after the newest
+    entry, then move the head anchor to the last one. With ``fresh`` the
+    chain must be empty (an opening history)."""
+    from safepassage.organisations.models import Organisation
+
+    # Serialise appends per organisation (a row lock on PostgreSQL; SQLite
+    # runs IMMEDIATE transactions, which already serialise writers).
+    org = (
+        Organisation.objects.select_for_update()
+        .only("id", "audit_public_key")
+        .get(pk=organisation_id)
     )
-    at = timezone.now()
-    at_iso = at.isoformat()
-    entry_hash = crypto.chain_hash(
-        prev_hash, entry_bytes(prev_hash=prev_hash, seq=seq, at_iso=at_iso, sealed_entry=sealed)
+    last = (
+        AuditEvent.objects.filter(organisation=org)
+        .order_by("-seq")
+        .values("seq", "entry_hash")
+        .first()
     )
+    if fresh and last is not None:
+        raise RuntimeError("an opening history starts an empty chain")
+    seq = last["seq"] if last else 0
+    prev_hash = bytes(last["entry_hash"]) if last else GENESIS
     key = anchor_key()
-    event = AuditEvent.objects.create(
-        organisation=org,
-        seq=seq,
-        at=at,
-        sealed_entry=sealed,
-        prev_hash=prev_hash,
-        entry_hash=entry_hash,
-        entry_mac=crypto.audit_mac(
-            key, entry_mac_message(organisation_id=org.pk, seq=seq, entry_hash=entry_hash)
-        ),
-    )
+    events = []
+    for payload, at in entries:
+        seq += 1
+        sealed = crypto.seal_for_audit_readers(
+            bytes(org.audit_public_key), json.dumps(payload, sort_keys=True).encode("utf-8")
+        )
+        entry_hash = crypto.chain_hash(
+            prev_hash,
+            entry_bytes(prev_hash=prev_hash, seq=seq, at_iso=at.isoformat(), sealed_entry=sealed),
+        )
+        events.append(
+            AuditEvent(
+                organisation=org,
+                seq=seq,
+                at=at,
+                sealed_entry=sealed,
+                prev_hash=prev_hash,
+                entry_hash=entry_hash,
+                entry_mac=crypto.audit_mac(
+                    key, entry_mac_message(organisation_id=org.pk, seq=seq, entry_hash=entry_hash)
+                ),
+            )
+        )
+        prev_hash = entry_hash
+    if not events:
+        return []
+    if len(events) == 1:
+        events[0].save(force_insert=True)
+    else:
+        AuditEvent.objects.bulk_create(events, batch_size=200)
     head = {
         "seq": seq,
-        "entry_hash": entry_hash,
+        "entry_hash": prev_hash,
         "mac": crypto.audit_mac(
-            key, head_mac_message(organisation_id=org.pk, seq=seq, entry_hash=entry_hash)
+            key, head_mac_message(organisation_id=org.pk, seq=seq, entry_hash=prev_hash)
         ),
     }
     if not AuditHead.objects.filter(organisation=org).update(**head):
         AuditHead.objects.create(organisation=org, **head)
-    return event
+    return events
+
+
+class OpeningHistory:
+    """The entries recorded for a new organisation inside ``opening_history``,
+    each at the time last given to ``at``."""
+
+    def __init__(self, organisation_id: Any) -> None:
+        self.organisation_id = organisation_id
+        self._at: datetime | None = None
+        self._held: list[tuple[datetime, int, dict[str, Any]]] = []
+
+    def at(self, when: datetime) -> None:
+        """The time of the entries recorded from now on (in the past)."""
+        if when > timezone.now():
+            raise ValueError("a history is in the past")
+        self._at = when
+
+    def hold(self, payload: dict[str, Any]) -> AuditEvent:
+        if self._at is None:
+            raise RuntimeError("an entry of the opening history needs a time (OpeningHistory.at)")
+        self._held.append((self._at, len(self._held), payload))
+        return AuditEvent(organisation_id=self.organisation_id, at=self._at)
+
+    def write(self) -> int:
+        """Write the held entries as the start of the chain, oldest first."""
+        held = sorted(self._held, key=lambda entry: entry[:2])
+        _append_all(
+            organisation_id=self.organisation_id,
+            entries=[(payload, at) for at, _order, payload in held],
+            fresh=True,
+        )
+        return len(held)
+
+
+_history: contextvars.ContextVar[OpeningHistory | None] = contextvars.ContextVar(
+    "safepassage_opening_history", default=None
+)
+
+
+@contextlib.contextmanager
+def opening_history(*, organisation) -> Iterator[OpeningHistory]:
+    """Give a new organisation a past: the entries the services record for it
+    inside the block are held, each with the time set last (``at``), and
+    written when the block ends as the start of its chain, in order of time,
+    numbered from 1, hashed, MACed and anchored like any entry.
+
+    For the organisation a duress password opens (``members.cover``), whose
+    history must predate the duress password. It only ever starts a chain:
+    the block refuses an organisation that has entries already, so it
+    cannot backdate anything in a chain that exists. Runs inside the
+    caller's transaction; entries for other organisations are written as
+    usual meanwhile.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("opening_history must run inside the caller's transaction")
+    if AuditEvent.objects.filter(organisation_id=organisation.pk).exists():
+        raise RuntimeError("an opening history starts an empty chain")
+    history = OpeningHistory(organisation.pk)
+    token = _history.set(history)
+    try:
+        yield history
+    finally:
+        _history.reset(token)
+    history.write()
 
 
 def record_opened(

@@ -466,7 +466,7 @@ def _revoke(
                 done.revoked_member_ids.add(str(member.pk))
                 done.disabled_member_ids.add(str(member.pk))
             # Their sessions (with the key material sealed in them) end now.
-            # Their duress password still opens its empty account and raises
+            # Their duress password still opens its decoy account and raises
             # the duress alert: a tripwire while they are under review.
             end_sessions(uuid.UUID(i) for i in done.disabled_member_ids)
     elif kind == SubjectKind.CONTACT:

@@ -54,8 +54,9 @@ class Member(SealedModel, AbstractBaseUser):  # type: ignore[django-manager-miss
     # removal): it is part of the session hash Django checks on each request.
     session_generation = models.PositiveIntegerField(default=0)
     # Set on a decoy: the account a duress password opens. It belongs to an
-    # organisation of its own with nothing in it, carries the member's handle
-    # and role, and logging into it raises a duress alert for ``decoy_of``.
+    # organisation of its own (an innocuous cover with members, cases and a
+    # past, see ``cover``), carries the member's handle and role, and logging
+    # into it raises a duress alert for ``decoy_of``.
     decoy_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="decoys"
     )

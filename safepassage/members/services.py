@@ -74,7 +74,7 @@ def log_in(request: HttpRequest, *, handle: str, password: str) -> Member | None
     to pass their second factor (``second_factor``) before reaching anything.
 
     With the member's duress password the member returned is their decoy: the
-    session is the decoy's plausible, empty account, and a critical duress
+    session is the decoy's plausible account (``cover``), and a critical duress
     alert is raised for the member, silently. Nothing in the answer differs.
     """
     member = authenticate(request, username=handle, password=password)
@@ -511,8 +511,9 @@ def do_set_duress_password(*, actor: Member, current_password: str, duress_passw
     """Set (or replace) the actor's duress password.
 
     Logging in with it opens a decoy: an account with the actor's handle and
-    role in an organisation of its own that holds nothing (no cells, cases,
-    alerts or other members), and raises a duress alert for the actor. A
+    role in an organisation of its own, an innocuous one with members, cells,
+    cases and a history that predate this moment (``cover``), and raises a
+    duress alert for the actor. A
     replaced duress password retires the old decoy with its sessions. The
     copy of the actor's authenticator secret the decoy needs (a duress login
     asks for the same code) is sealed to the new decoy's key.
@@ -520,7 +521,7 @@ def do_set_duress_password(*, actor: Member, current_password: str, duress_passw
     In a decoy's own session the form answers as it would for anyone and
     changes nothing (a decoy has no duress password of its own).
     """
-    from safepassage.organisations.services import do_create_organisation
+    from . import cover
 
     if not roles.is_coordinator(actor) and not roles.is_cell_member(actor):
         raise ServiceError(_("Only an approved member can set a duress password."))
@@ -548,23 +549,8 @@ def do_set_duress_password(*, actor: Member, current_password: str, duress_passw
                 status=MemberStatus.REMOVED, is_active=False
             )
             end_sessions([m.pk for m in old])
-        founder = do_create_organisation(
-            name=name,
-            founder_handle=f"decoy-{crypto.random_token(12)}"[:40],
-            founder_password=duress_password,
-            founder_display_name=display_name,
-        ).founder
-        if not isinstance(founder, Member):
-            raise TypeError("the organisation's founder is not a member")
-        decoy = founder
-        decoy.handle = actor.handle
-        decoy.decoy_of = actor
-        decoy.role = actor.role
-        decoy.language = actor.language
-        decoy.time_zone = actor.time_zone
-        decoy.date_joined = actor.date_joined
-        decoy.save(
-            update_fields=["handle", "decoy_of", "role", "language", "time_zone", "date_joined"]
+        decoy = cover.build_cover(
+            actor=actor, duress_password=duress_password, name=name, display_name=display_name
         )
         for device in SecondFactorDevice.objects.filter(user=actor, confirmed=True):
             secret = second_factor.open_secret(device.sealed_secret, private_key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -43,6 +44,40 @@ def do_create_organisation(
     ``recovery_threshold`` of them recover every case and the coordinators'
     compartment. ``actor`` is None (the command line or the set-up page).
     """
+    with transaction.atomic():
+        new = new_organisation(
+            name=name,
+            founder_password=founder_password,
+            founder_display_name=founder_display_name,
+            recovery_threshold=recovery_threshold,
+            recovery_holders=recovery_holders,
+            handle=founder_handle,
+        )
+        audit.record(
+            organisation=new.organisation,
+            actor=new.founder,
+            verb="organisation.create",
+            target=new.organisation,
+        )
+    return new
+
+
+def new_organisation(
+    *,
+    name: str,
+    founder_password: str,
+    founder_display_name: str,
+    recovery_threshold: int = 2,
+    recovery_holders: int = 3,
+    **founder_fields: Any,
+) -> NewOrganisation:
+    """The rows of a new organisation and its founder (an active member who
+    holds the coordinators' compartment), without its audit entry: the caller
+    records ``organisation.create`` in the same transaction.
+
+    ``founder_fields`` are the founder's model fields (``handle``; the
+    account a duress password opens also its ``decoy_of``, ``role``...).
+    """
     from safepassage.members.models import Member, MemberStatus
     from safepassage.members.services import new_member_key_fields
 
@@ -50,11 +85,13 @@ def do_create_organisation(
         raise ServiceError(
             _("Recovery needs at least two share holders, and no more than the number of shares.")
         )
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("new_organisation must run inside the caller's transaction")
     recovery_public, recovery_private = crypto.new_keypair()
     shares = crypto.split_recovery_key(recovery_private, recovery_threshold, recovery_holders)
     audit_public, audit_private = crypto.new_keypair()
     keyring = Keyring()
-    with transaction.atomic(), unlocked(keyring):
+    with unlocked(keyring):
         org = Organisation(
             id=uuid.uuid4(),
             audit_public_key=audit_public,
@@ -74,8 +111,7 @@ def do_create_organisation(
         key_fields, private_key = new_member_key_fields(founder_password)
         founder = Member(
             organisation=org,
-            handle=founder_handle,
-            role=Role.COORDINATOR,
+            **{"role": Role.COORDINATOR, **founder_fields},
             status=MemberStatus.ACTIVE,
             **key_fields,
         )
@@ -87,7 +123,6 @@ def do_create_organisation(
         )
         keyring.member_id = founder.pk
         keyring.member_private_key = private_key
-        audit.record(organisation=org, actor=founder, verb="organisation.create", target=org)
     return NewOrganisation(org, founder, keyring, shares)
 
 

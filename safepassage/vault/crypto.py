@@ -237,6 +237,15 @@ def new_member_keypair(password: str, params: KdfParams) -> SealedKeyPair:
     return SealedKeyPair(public_key, sealed, salt, params)
 
 
+def unopenable_sealed_private_key() -> tuple[bytes, bytes]:
+    """(sealed, salt) shaped like a password-sealed private key that no
+    password opens: random bytes of the same length, with no key derivation
+    (the other members of the organisation a duress password opens, who
+    never log in). Opening it fails as a wrong password does."""
+    sealed_length = nacl.secret.SecretBox.NONCE_SIZE + nacl.secret.SecretBox.MACBYTES + 32
+    return nacl.utils.random(sealed_length), new_salt()
+
+
 def open_private_key_with_password(
     sealed_private_key: bytes, password: str, salt: bytes, params: KdfParams
 ) -> bytes:

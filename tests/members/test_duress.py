@@ -1,5 +1,5 @@
-"""A duress password opens a plausible empty account that looks like a normal
-login, and silently warns the coordinators."""
+"""A duress password opens a plausible account that looks like a normal login,
+and silently warns the coordinators."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from safepassage.alerts.models import Alert, AlertKind, AlertStatus, Severity
 from safepassage.audit.selectors import read_entries
+from safepassage.journeys.models import Leg
 from safepassage.members.models import Member, MemberStatus
 from safepassage.members.services import do_change_password
 from safepassage.notifications.models import Notification
@@ -64,10 +65,13 @@ def test_a_member_sets_a_duress_password_on_the_security_page(client, world, log
     decoy = Member.objects.get(decoy_of=driver, is_active=True)
     assert decoy.handle == driver.handle and decoy.role == Role.CELL_MEMBER
     assert decoy.status == MemberStatus.ACTIVE
-    # An organisation of its own, with nobody and nothing else in it.
+    # An organisation of its own (an innocuous cover, see test_decoy_cover),
+    # where the decoy is in one team, which has no legs.
     assert decoy.organisation_id != driver.organisation_id
-    assert list(Member.objects.filter(organisation=decoy.organisation)) == [decoy]
-    assert not decoy.cell_memberships.exists()
+    assert not Member.objects.filter(organisation=driver.organisation, decoy_of=driver).exists()
+    teams = list(decoy.cell_memberships.select_related("cell"))
+    assert len(teams) == 1 and teams[0].cell.organisation_id == decoy.organisation_id
+    assert not Leg.objects.filter(cell=teams[0].cell).exists()
     # The page never says whether a duress password is set.
     assert client.get(SECURITY).content.decode().count("Duress password") == page.count(
         "Duress password"
