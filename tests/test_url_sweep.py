@@ -38,12 +38,10 @@ from safepassage.vault.keyring import unlocked
 
 from .conftest import vault_login
 from .factories import OrganisationFactory, build_world, make_member
+from .photos import PNG
 
-# A 1x1 transparent PNG, so the photo URLs have something to serve.
-PNG_1x1 = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
+# A small PNG, so the photo URLs have something to serve.
+PNG_1x1 = PNG
 
 # Which model a URL parameter names. A parameter not listed here is tried
 # with the ids of every model.
