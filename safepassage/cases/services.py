@@ -13,6 +13,7 @@ from safepassage.vault import services as vault
 from safepassage.vault.keyring import require
 from safepassage.vault.models import CompartmentKind
 
+from . import timeline
 from .models import (
     CASE_TRANSITIONS,
     Case,
@@ -24,14 +25,24 @@ from .models import (
 )
 
 
-def add_event(*, case: Case, kind: str, text: str, actor=None, compartment=None) -> CaseEvent:
-    """A timeline entry, sealed in the case's compartment unless another is given
-    (a cell member's leg update is sealed in the leg's compartment, which the
-    case's coordinators also hold)."""
+def add_event(
+    *,
+    case: Case,
+    kind: str,
+    message: str,
+    params: dict | None = None,
+    actor=None,
+    compartment=None,
+) -> CaseEvent:
+    """A timeline entry: sentence ``message`` of ``cases.timeline.MESSAGES`` with
+    ``params``, stored as such (not as a sentence) so that each reader reads it
+    in their own language. Sealed in the case's compartment unless another is
+    given (a cell member's leg update is sealed in the leg's compartment, which
+    the case's coordinators also hold)."""
     event = CaseEvent(
         case=case, compartment=compartment or case.compartment, kind=kind, actor=actor
     )
-    event.text = text
+    event.message = timeline.sealed(message, **(params or {}))
     event.save()
     return event
 
@@ -67,7 +78,7 @@ def do_open_case(
         for member in [actor, *others]:
             CaseCoordinator.objects.create(case=case, member=member)
             vault.grant_to_member(compartment=compartment, member=member, keyring=keyring)
-        add_event(case=case, kind=CaseEventKind.OPENED, text=_("Case opened."), actor=actor)
+        add_event(case=case, kind=CaseEventKind.OPENED, message="case_opened", actor=actor)
         audit.record(organisation=actor.organisation, actor=actor, verb="case.open", target=case)
     return case
 
@@ -128,7 +139,8 @@ def do_add_traveller(
         add_event(
             case=case,
             kind=CaseEventKind.TRAVELLER,
-            text=_("Traveller %(name)s added.") % {"name": traveller.name},
+            message="traveller_added",
+            params={"name": traveller.name},
             actor=actor,
         )
         audit.record(
@@ -185,12 +197,15 @@ def do_change_case_status(*, actor, case: Case, status: str, note: str = "") -> 
             % {"current": case.get_status_display(), "new": CaseStatus(status).label}
         )
     with transaction.atomic():
-        previous = case.get_status_display()
+        previous = case.status
         set_status(case=case, status=status)
-        text = _("Status: %(old)s → %(new)s.") % {"old": previous, "new": case.get_status_display()}
-        if note:
-            text = f"{text} {note}"
-        add_event(case=case, kind=CaseEventKind.STATUS, text=text, actor=actor)
+        add_event(
+            case=case,
+            kind=CaseEventKind.STATUS,
+            message="status_changed",
+            params={"old": previous, "new": status, "note": note},
+            actor=actor,
+        )
         audit.record(
             organisation=actor.organisation,
             actor=actor,
@@ -206,7 +221,13 @@ def do_add_case_note(*, actor, case: Case, text: str) -> CaseEvent:
     if not text.strip():
         raise ServiceError(_("A note cannot be empty."))
     with transaction.atomic():
-        event = add_event(case=case, kind=CaseEventKind.NOTE, text=text.strip(), actor=actor)
+        event = add_event(
+            case=case,
+            kind=CaseEventKind.NOTE,
+            message="note",
+            params={"text": text.strip()},
+            actor=actor,
+        )
         audit.record(organisation=actor.organisation, actor=actor, verb="case.note", target=event)
     return event
 

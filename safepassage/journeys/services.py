@@ -207,7 +207,7 @@ def do_create_journey(*, actor, case: Case, title: str) -> Journey:
         journey.save()
         if case.status == CaseStatus.INTAKE:
             set_status(case=case, status=CaseStatus.PLANNING)
-        add_event(case=case, kind=CaseEventKind.JOURNEY, text=_("Journey planned."), actor=actor)
+        add_event(case=case, kind=CaseEventKind.JOURNEY, message="journey_planned", actor=actor)
         audit.record(
             organisation=actor.organisation, actor=actor, verb="journey.create", target=journey
         )
@@ -227,7 +227,7 @@ def do_start_journey(*, actor, journey: Journey) -> Journey:
         journey.status = JourneyStatus.ACTIVE
         journey.save(update_fields=["status"])
         add_event(
-            case=journey.case, kind=CaseEventKind.JOURNEY, text=_("Journey started."), actor=actor
+            case=journey.case, kind=CaseEventKind.JOURNEY, message="journey_started", actor=actor
         )
         audit.record(
             organisation=actor.organisation, actor=actor, verb="journey.start", target=journey
@@ -483,14 +483,15 @@ def _refuse_frozen(leg: Leg) -> None:
         raise ServiceError(_("Stand down: this leg is frozen."))
 
 
-def _record_leg_action(*, actor, leg: Leg, text: str, verb: str) -> None:
+def _record_leg_action(*, actor, leg: Leg, message: str, verb: str) -> None:
     """A cell's action on its leg: the case timeline entry, sealed in the leg's
     compartment (the cell holds no case key; the case's coordinators hold the
     leg's), and its audit row. Runs in the caller's transaction."""
     add_event(
         case=leg.journey.case,
         kind=CaseEventKind.LEG,
-        text=text,
+        message=message,
+        params={"number": leg.position + 1},
         actor=actor,
         compartment=leg.compartment,
     )
@@ -521,7 +522,7 @@ def do_mark_leg_started(*, actor, leg: Leg) -> Leg:
         _record_leg_action(
             actor=actor,
             leg=leg,
-            text=_("Leg %(number)s started.") % {"number": leg.position + 1},
+            message="leg_started",
             verb="leg.start",
         )
     return leg
@@ -552,7 +553,7 @@ def do_mark_leg_handed_off(*, actor, leg: Leg) -> Leg:
         _record_leg_action(
             actor=actor,
             leg=leg,
-            text=_("Leg %(number)s handed off.") % {"number": leg.position + 1},
+            message="leg_handed_off",
             verb="leg.handoff",
         )
     return leg
