@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -164,7 +166,7 @@ class CaseEvent(SealedModel):
         """What happened, in the language in force (the reader's)."""
         from .timeline import render
 
-        message = self.message
+        message = cast(dict | None, self.message)
         if not message:
-            return self.text or ""
+            return cast(str, self.text or "")
         return render(message.get("key", ""), message.get("params"))
