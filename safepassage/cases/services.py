@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -10,7 +12,7 @@ from safepassage import roles
 from safepassage.audit import services as audit
 from safepassage.core.errors import ServiceError
 from safepassage.vault import services as vault
-from safepassage.vault.keyring import require
+from safepassage.vault.keyring import Locked, require
 from safepassage.vault.models import CompartmentKind
 
 from . import timeline
@@ -140,7 +142,8 @@ def do_add_traveller(
             case=case,
             kind=CaseEventKind.TRAVELLER,
             message="traveller_added",
-            params={"name": traveller.name},
+            # The traveller's id lets a deletion find the entries that name them.
+            params={"name": traveller.name, "traveller": str(traveller.pk)},
             actor=actor,
         )
         audit.record(
@@ -230,6 +233,71 @@ def do_add_case_note(*, actor, case: Case, text: str) -> CaseEvent:
         )
         audit.record(organisation=actor.organisation, actor=actor, verb="case.note", target=event)
     return event
+
+
+def _shred_in(compartment_id, keyring) -> None:
+    """Rotate the compartment an item was just deleted from (``vault.rotate_after_deletion``)."""
+    try:
+        vault.rotate_after_deletion(compartment_id=compartment_id, keyring=keyring)
+    except Locked as error:
+        raise ServiceError(_("Your keys do not open this case.")) from error
+
+
+def _entries_naming(traveller: Traveller) -> list[CaseEvent]:
+    """The timeline entries that record adding ``traveller``: those written with
+    the traveller's id, and older ones whose sentence names them."""
+    found = []
+    for event in traveller.case.events.filter(kind=CaseEventKind.TRAVELLER):
+        message = cast(dict | None, event.message)
+        if message:
+            if (message.get("params") or {}).get("traveller") == str(traveller.pk):
+                found.append(event)
+        elif traveller.name and traveller.name in (event.text or ""):
+            found.append(event)
+    return found
+
+
+def do_delete_traveller(*, actor, traveller: Traveller) -> None:
+    """Delete a traveller entered by mistake, with their links and the timeline
+    entry that names them, then rotate the case's key (``_shred_in``). The audit
+    entry says a traveller was deleted, not who."""
+    case = traveller.case
+    roles.require_case_coordinator(actor, case)
+    keyring = require()
+    with transaction.atomic():
+        naming = _entries_naming(traveller)
+        links = traveller.links.count()
+        CaseEvent.objects.filter(pk__in=[e.pk for e in naming]).delete()
+        traveller.delete()
+        _shred_in(case.compartment_id, keyring)
+        audit.record(
+            organisation=actor.organisation,
+            actor=actor,
+            verb="traveller.delete",
+            target=case,
+            detail={"item": "traveller", "links": links, "timeline_entries": len(naming)},
+        )
+
+
+def do_delete_note(*, actor, note: CaseEvent) -> None:
+    """Delete a note of the case timeline, then rotate the case's key. The
+    audit entry says a note was deleted, not what it said."""
+    case = note.case
+    roles.require_case_coordinator(actor, case)
+    if note.kind != CaseEventKind.NOTE:
+        raise ServiceError(_("Only notes can be deleted from the timeline."))
+    keyring = require()
+    with transaction.atomic():
+        compartment_id = note.compartment_id
+        note.delete()
+        _shred_in(compartment_id, keyring)
+        audit.record(
+            organisation=actor.organisation,
+            actor=actor,
+            verb="case_note.delete",
+            target=case,
+            detail={"item": "note"},
+        )
 
 
 def do_purge_case(*, actor, case: Case):

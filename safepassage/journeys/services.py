@@ -31,7 +31,7 @@ from safepassage.cells.models import Cell, CellMembership
 from safepassage.core.errors import ServiceError
 from safepassage.members.models import MemberStatus
 from safepassage.vault import services as vault
-from safepassage.vault.keyring import Keyring, require
+from safepassage.vault.keyring import Keyring, Locked, require
 from safepassage.vault.models import CompartmentGrant, CompartmentKind, HolderKind, PendingGrant
 
 from .models import (
@@ -450,6 +450,49 @@ def do_update_handoff(
         audit.record(
             organisation=actor.organisation, actor=actor, verb="handoff.update", target=handoff
         )
+    return handoff
+
+
+# The recognition details of a handoff a coordinator may delete one by one,
+# each with the sealed fields it clears (a photo takes its type with it).
+HANDOFF_DETAILS: dict[str, tuple[str, ...]] = {
+    "place": ("place",),
+    "clothing": ("clothing",),
+    "vehicle_colour": ("vehicle_colour",),
+    "vehicle_plate": ("vehicle_plate",),
+    "signal": ("signal",),
+    "notes": ("notes",),
+    "photo": ("photo", "photo_type"),
+}
+
+
+def do_delete_handoff_detail(*, actor, handoff: Handoff, detail: str) -> Handoff:
+    """Delete one recognition detail of ``handoff`` (a key of ``HANDOFF_DETAILS``),
+    as removing its photo does, then rotate the handoff's key
+    (``vault.rotate_after_deletion``) so that no live key opens the old value.
+    Allowed whatever the journey's state: entered by mistake, it should go.
+    The audit entry names the detail's kind, not its value."""
+    roles.require_case_coordinator(actor, handoff.journey.case)
+    fields = HANDOFF_DETAILS.get(detail)
+    if fields is None:
+        raise ServiceError(_("Unknown handoff detail."))
+    keyring = require()
+    with transaction.atomic():
+        for name in fields:
+            setattr(handoff, name, None)
+        handoff.save()
+        try:
+            vault.rotate_after_deletion(compartment_id=handoff.compartment_id, keyring=keyring)
+        except Locked as error:
+            raise ServiceError(_("Your keys do not open this handoff.")) from error
+        audit.record(
+            organisation=actor.organisation,
+            actor=actor,
+            verb="handoff_detail.delete",
+            target=handoff,
+            detail={"item": "handoff_detail", "detail": detail},
+        )
+    handoff.refresh_from_db()
     return handoff
 
 
