@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from safepassage.cases import timeline
-from safepassage.cases.models import CaseEvent, CaseEventKind, CaseStatus
+from safepassage.cases.models import CaseEvent, CaseEventKind, CaseStatus, Traveller
 from safepassage.cases.services import do_add_case_note, do_add_traveller, do_change_case_status
 from safepassage.core.management.commands.compiletranslations import compile_all
 from safepassage.journeys.services import do_mark_leg_started, do_start_journey
@@ -90,10 +90,11 @@ def test_entries_hold_a_key_and_sealed_parameters_not_a_sentence(written_in_kore
     raw = CaseEvent.objects.filter(pk=event.pk).values_list("message", "text").get()
     assert raw[1] is None  # no sentence stored
     assert b"Min-ji" not in bytes(raw[0]) and b"traveller_added" not in bytes(raw[0])
+    added = Traveller.objects.filter(case=world.case).latest("created_at")
     with unlocked(world.coord_keyring):
         assert CaseEvent.objects.get(pk=event.pk).message == {
             "key": "traveller_added",
-            "params": {"name": "Min-ji"},
+            "params": {"name": "Min-ji", "traveller": str(added.pk)},
         }
     # A cell member's leg update stays in the leg's compartment.
     leg_event = CaseEvent.objects.get(case=world.case, kind=CaseEventKind.LEG)
