@@ -22,7 +22,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.converters import UUIDConverter
 
-from safepassage.cases.models import Case, Traveller
+from safepassage.cases.models import Case, CaseEvent, Traveller
+from safepassage.cases.services import do_add_case_note
 from safepassage.cells.models import Cell
 from safepassage.checkins.services import do_report_problem
 from safepassage.contacts.models import Contact
@@ -57,6 +58,8 @@ PARAM_MODELS: dict[str, list[type]] = {
     "member": [Member],
     "invitation": [Invitation],
     "traveller": [Traveller],
+    # A case timeline's note (a CaseEvent of kind "note").
+    "note": [CaseEvent],
 }
 
 
@@ -175,6 +178,9 @@ def sweep_world(db):
                     traveller=Traveller.objects.filter(case=case).first(),
                     step="Sweep step",
                 )
+    with unlocked(world.coord_keyring):
+        for case in (world.case, world.other_case):
+            do_add_case_note(actor=world.coord, case=case, text="Sweep note")
     reporter, reporter_ring = world.member(0)
     with unlocked(reporter_ring):
         do_report_problem(
@@ -210,6 +216,7 @@ def _roles(world, other, other_member):
         SafeHouse: {"organisation": org},
         Member: {"organisation": org},
         Invitation: {"organisation": org},
+        CaseEvent: {"case__organisation": org, "kind": "note"},
     }
     if ALERT is not None:
         in_org[ALERT] = {"organisation": org}
@@ -245,6 +252,7 @@ def _roles(world, other, other_member):
             Journey: Journey.objects.filter(case=other_case),
             Leg: Leg.objects.filter(journey__case=other_case),
             Handoff: Handoff.objects.filter(journey__case=other_case),
+            CaseEvent: CaseEvent.objects.filter(case=other_case, kind="note"),
         }
         if TRAVELLER_LINK is not None:
             by_model[TRAVELLER_LINK] = TRAVELLER_LINK._base_manager.filter(case=other_case)
@@ -330,6 +338,7 @@ def test_anonymous_is_turned_away_alike_for_real_and_missing_records(client, swe
         Contact: Contact.objects.filter(organisation=world.org).first().pk,
         SafeHouse: SafeHouse.objects.filter(organisation=world.org).first().pk,
         Invitation: Invitation.objects.filter(organisation=world.org).first().pk,
+        CaseEvent: CaseEvent.objects.filter(case=world.case, kind="note").first().pk,
     }
     if TRAVELLER_LINK is not None:
         real[TRAVELLER_LINK] = TRAVELLER_LINK._base_manager.get(case=world.case).pk
@@ -376,6 +385,7 @@ def test_each_record_url_opens_for_someone_entitled(client, sweep_world):
                 Contact: Contact.objects.filter(organisation=world.org).first().pk,
                 SafeHouse: SafeHouse.objects.filter(organisation=world.org).first().pk,
                 Invitation: Invitation.objects.filter(organisation=world.org).first().pk,
+                CaseEvent: CaseEvent.objects.filter(case=world.case, kind="note").first().pk,
             },
         ),
         (

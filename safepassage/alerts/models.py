@@ -54,6 +54,10 @@ class Severity(models.TextChoices):
     CRITICAL = "critical", _("Critical")
 
 
+# Most severe first: the order every alert list is sorted by, before age. It
+# is spelt out because the values' alphabetical order is an accident.
+SEVERITY_ORDER: tuple[str, ...] = (Severity.CRITICAL, Severity.WARNING)
+
 SEVERITY_BY_KIND: dict[str, str] = {
     AlertKind.MISSED_DEPARTURE: Severity.WARNING,
     AlertKind.MISSED_CHECKIN: Severity.WARNING,

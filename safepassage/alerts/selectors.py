@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case as SqlCase
+from django.db.models import IntegerField, Q, QuerySet, Value, When
 from django.shortcuts import get_object_or_404
 
 from safepassage import roles
@@ -21,7 +22,7 @@ from safepassage.cases.selectors import cases_for
 from safepassage.checkins.models import Checkin, Deadline, DeadlineState
 
 from .escalation import TOP_LEVEL
-from .models import Alert, AlertKind, AlertNote, AlertStatus
+from .models import SEVERITY_ORDER, Alert, AlertKind, AlertNote, AlertStatus
 
 
 def alerts_for(member) -> QuerySet[Alert]:
@@ -51,12 +52,36 @@ def get_alert(member, alert_id) -> Alert:
     )
 
 
+def most_urgent_first(alerts: QuerySet[Alert]) -> QuerySet[Alert]:
+    """``alerts`` sorted for a person to act on: alerts still live (open or
+    acknowledged) before resolved ones, then most severe first
+    (``SEVERITY_ORDER``: critical, then warning), then newest first."""
+    severity_rank = SqlCase(
+        *(
+            When(severity=severity, then=Value(rank))
+            for rank, severity in enumerate(SEVERITY_ORDER)
+        ),
+        default=Value(len(SEVERITY_ORDER)),
+        output_field=IntegerField(),
+    )
+    resolved = SqlCase(
+        When(status=AlertStatus.RESOLVED, then=Value(1)),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    return alerts.annotate(_resolved=resolved, _severity_rank=severity_rank).order_by(
+        "_resolved", "_severity_rank", "-raised_at", "pk"
+    )
+
+
 def inbox(member, *, include_resolved: bool = False) -> QuerySet[Alert]:
-    """Open alerts first (critical before warning, newest first), then the rest."""
+    """The member's alerts, most urgent first (``most_urgent_first``), with what
+    names them (case, journey, leg) fetched in the same query. Resolved alerts
+    only with ``include_resolved``."""
     qs = alerts_for(member).select_related("leg", "leg__journey", "case", "deadline", "raised_by")
     if not include_resolved:
         qs = qs.exclude(status=AlertStatus.RESOLVED)
-    return qs.order_by("status", "severity", "-raised_at")
+    return most_urgent_first(qs)
 
 
 def open_alert_count(member) -> int:

@@ -29,12 +29,30 @@ def _opens(request: MemberRequest, compartment_id) -> bool:
     return compartment_id is not None and request.keyring.can_open(compartment_id)
 
 
+def _names_case(request: MemberRequest, alert: Alert) -> bool:
+    """Whether the page may name the alert's case and journey: their code name
+    and title are sealed in the case's compartment, so only a holder of its key
+    (the case's coordinators) reads them. A coordinator reached by escalation
+    alone sees the kind and time, as before."""
+    return alert.case is not None and _opens(request, alert.case.compartment_id)
+
+
 @coordinator_view
 def list_view(request: MemberRequest) -> HttpResponse:
     show_all = request.GET.get("all") == "1"
     alerts = list(selectors.inbox(request.user, include_resolved=show_all))
-    request.keyring.load({a.compartment_id for a in alerts if a.compartment_id})
-    rows = [{"alert": a, "can_open": _opens(request, a.compartment_id)} for a in alerts]
+    request.keyring.load(
+        {a.compartment_id for a in alerts if a.compartment_id}
+        | {a.case.compartment_id for a in alerts if a.case is not None}
+    )
+    rows = [
+        {
+            "alert": a,
+            "can_open": _opens(request, a.compartment_id),
+            "names_case": _names_case(request, a),
+        }
+        for a in alerts
+    ]
     return render(
         request,
         "alerts/list.html",
@@ -45,9 +63,8 @@ def list_view(request: MemberRequest) -> HttpResponse:
 def _render_alert(
     request: MemberRequest, alert: Alert, *, status: int = 200, **forms
 ) -> HttpResponse:
-    keyring = request.keyring
     can_open = _opens(request, alert.compartment_id)
-    case_open = alert.case is not None and keyring.can_open(alert.case.compartment_id)
+    case_open = _names_case(request, alert)
     notes = list(selectors.notes_of(alert)) if case_open else []
     return render(
         request,

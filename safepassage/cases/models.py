@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -136,11 +138,20 @@ class CaseEventKind(models.TextChoices):
 
 
 class CaseEvent(SealedModel):
-    """The case timeline. What happened is sealed; only its kind and time are not."""
+    """The case timeline. What happened is sealed; only its kind and time are not.
+
+    ``message`` (sealed) is ``{"key": ..., "params": {...}}``: which sentence of
+    ``cases.timeline.MESSAGES`` the entry is, and its parameters (a traveller's
+    name, a note). ``sentence`` writes it in the reader's language. Entries
+    from before (``message`` empty) hold their sentence in ``text``, in the
+    language of whoever acted, and are shown as written.
+    """
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
     compartment = models.ForeignKey("vault.Compartment", on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=20, choices=CaseEventKind.choices)
+    message = SealedField(compartment="compartment", kind="json")
+    # Only entries written before ``message`` existed: their sentence, as written.
     text = SealedField(compartment="compartment", max_chars=10000)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -149,3 +160,13 @@ class CaseEvent(SealedModel):
 
     class Meta:
         ordering = ["-at"]
+
+    @property
+    def sentence(self) -> str:
+        """What happened, in the language in force (the reader's)."""
+        from .timeline import render
+
+        message = cast(dict | None, self.message)
+        if not message:
+            return cast(str, self.text or "")
+        return render(message.get("key", ""), message.get("params"))

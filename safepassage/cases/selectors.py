@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404
 
 from safepassage import roles
 
-from .models import Case, CaseEvent, Traveller
+from .models import Case, CaseEvent, CaseEventKind, Traveller
 
 
 def cases_for(member) -> QuerySet[Case]:
@@ -31,6 +31,17 @@ def travellers_for(member) -> QuerySet[Traveller]:
 
 def get_traveller(member, traveller_id) -> Traveller:
     return get_object_or_404(travellers_for(member).select_related("case"), pk=traveller_id)
+
+
+def get_note(member, note_id) -> CaseEvent:
+    """A note of a case timeline the member coordinates, or Http404 for a
+    missing note, an inaccessible one and any other timeline entry alike."""
+    return get_object_or_404(
+        CaseEvent.objects.filter(
+            case__in=cases_for(member), kind=CaseEventKind.NOTE
+        ).select_related("case", "actor"),
+        pk=note_id,
+    )
 
 
 def timeline(case: Case) -> QuerySet[CaseEvent]:

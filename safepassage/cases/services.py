@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -11,9 +13,10 @@ from safepassage.audit import services as audit
 from safepassage.core.errors import ServiceError
 from safepassage.core.validation import clean_birth_year, clean_phone
 from safepassage.vault import services as vault
-from safepassage.vault.keyring import require
+from safepassage.vault.keyring import Locked, require
 from safepassage.vault.models import CompartmentKind
 
+from . import timeline
 from .models import (
     CASE_TRANSITIONS,
     Case,
@@ -25,14 +28,24 @@ from .models import (
 )
 
 
-def add_event(*, case: Case, kind: str, text: str, actor=None, compartment=None) -> CaseEvent:
-    """A timeline entry, sealed in the case's compartment unless another is given
-    (a cell member's leg update is sealed in the leg's compartment, which the
-    case's coordinators also hold)."""
+def add_event(
+    *,
+    case: Case,
+    kind: str,
+    message: str,
+    params: dict | None = None,
+    actor=None,
+    compartment=None,
+) -> CaseEvent:
+    """A timeline entry: sentence ``message`` of ``cases.timeline.MESSAGES`` with
+    ``params``, stored as such (not as a sentence) so that each reader reads it
+    in their own language. Sealed in the case's compartment unless another is
+    given (a cell member's leg update is sealed in the leg's compartment, which
+    the case's coordinators also hold)."""
     event = CaseEvent(
         case=case, compartment=compartment or case.compartment, kind=kind, actor=actor
     )
-    event.text = text
+    event.message = timeline.sealed(message, **(params or {}))
     event.save()
     return event
 
@@ -68,7 +81,7 @@ def do_open_case(
         for member in [actor, *others]:
             CaseCoordinator.objects.create(case=case, member=member)
             vault.grant_to_member(compartment=compartment, member=member, keyring=keyring)
-        add_event(case=case, kind=CaseEventKind.OPENED, text=_("Case opened."), actor=actor)
+        add_event(case=case, kind=CaseEventKind.OPENED, message="case_opened", actor=actor)
         audit.record(organisation=actor.organisation, actor=actor, verb="case.open", target=case)
     return case
 
@@ -130,7 +143,9 @@ def do_add_traveller(
         add_event(
             case=case,
             kind=CaseEventKind.TRAVELLER,
-            text=_("Traveller %(name)s added.") % {"name": traveller.name},
+            message="traveller_added",
+            # The traveller's id lets a deletion find the entries that name them.
+            params={"name": traveller.name, "traveller": str(traveller.pk)},
             actor=actor,
         )
         audit.record(
@@ -188,12 +203,15 @@ def do_change_case_status(*, actor, case: Case, status: str, note: str = "") -> 
             % {"current": case.get_status_display(), "new": CaseStatus(status).label}
         )
     with transaction.atomic():
-        previous = case.get_status_display()
+        previous = case.status
         set_status(case=case, status=status)
-        text = _("Status: %(old)s → %(new)s.") % {"old": previous, "new": case.get_status_display()}
-        if note:
-            text = f"{text} {note}"
-        add_event(case=case, kind=CaseEventKind.STATUS, text=text, actor=actor)
+        add_event(
+            case=case,
+            kind=CaseEventKind.STATUS,
+            message="status_changed",
+            params={"old": previous, "new": status, "note": note},
+            actor=actor,
+        )
         audit.record(
             organisation=actor.organisation,
             actor=actor,
@@ -209,9 +227,80 @@ def do_add_case_note(*, actor, case: Case, text: str) -> CaseEvent:
     if not text.strip():
         raise ServiceError(_("A note cannot be empty."))
     with transaction.atomic():
-        event = add_event(case=case, kind=CaseEventKind.NOTE, text=text.strip(), actor=actor)
+        event = add_event(
+            case=case,
+            kind=CaseEventKind.NOTE,
+            message="note",
+            params={"text": text.strip()},
+            actor=actor,
+        )
         audit.record(organisation=actor.organisation, actor=actor, verb="case.note", target=event)
     return event
+
+
+def _shred_in(compartment_id, keyring) -> None:
+    """Rotate the compartment an item was just deleted from (``vault.rotate_after_deletion``)."""
+    try:
+        vault.rotate_after_deletion(compartment_id=compartment_id, keyring=keyring)
+    except Locked as error:
+        raise ServiceError(_("Your keys do not open this case.")) from error
+
+
+def _entries_naming(traveller: Traveller) -> list[CaseEvent]:
+    """The timeline entries that record adding ``traveller``: those written with
+    the traveller's id, and older ones whose sentence names them."""
+    found = []
+    for event in traveller.case.events.filter(kind=CaseEventKind.TRAVELLER):
+        message = cast(dict | None, event.message)
+        if message:
+            if (message.get("params") or {}).get("traveller") == str(traveller.pk):
+                found.append(event)
+        elif traveller.name and traveller.name in (event.text or ""):
+            found.append(event)
+    return found
+
+
+def do_delete_traveller(*, actor, traveller: Traveller) -> None:
+    """Delete a traveller entered by mistake, with their links and the timeline
+    entry that names them, then rotate the case's key (``_shred_in``). The audit
+    entry says a traveller was deleted, not who."""
+    case = traveller.case
+    roles.require_case_coordinator(actor, case)
+    keyring = require()
+    with transaction.atomic():
+        naming = _entries_naming(traveller)
+        links = traveller.links.count()
+        CaseEvent.objects.filter(pk__in=[e.pk for e in naming]).delete()
+        traveller.delete()
+        _shred_in(case.compartment_id, keyring)
+        audit.record(
+            organisation=actor.organisation,
+            actor=actor,
+            verb="traveller.delete",
+            target=case,
+            detail={"item": "traveller", "links": links, "timeline_entries": len(naming)},
+        )
+
+
+def do_delete_note(*, actor, note: CaseEvent) -> None:
+    """Delete a note of the case timeline, then rotate the case's key. The
+    audit entry says a note was deleted, not what it said."""
+    case = note.case
+    roles.require_case_coordinator(actor, case)
+    if note.kind != CaseEventKind.NOTE:
+        raise ServiceError(_("Only notes can be deleted from the timeline."))
+    keyring = require()
+    with transaction.atomic():
+        compartment_id = note.compartment_id
+        note.delete()
+        _shred_in(compartment_id, keyring)
+        audit.record(
+            organisation=actor.organisation,
+            actor=actor,
+            verb="case_note.delete",
+            target=case,
+            detail={"item": "note"},
+        )
 
 
 def do_purge_case(*, actor, case: Case):

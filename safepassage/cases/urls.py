@@ -14,4 +14,8 @@ urlpatterns = [
     path("<uuid:case>/coordinators/add/", views.coordinator_add_view, name="coordinator_add"),
     path("<uuid:case>/purge/", views.purge_view, name="purge"),
     path("travellers/<uuid:traveller>/edit/", views.traveller_edit_view, name="traveller_edit"),
+    path(
+        "travellers/<uuid:traveller>/delete/", views.traveller_delete_view, name="traveller_delete"
+    ),
+    path("notes/<uuid:note>/delete/", views.note_delete_view, name="note_delete"),
 ]

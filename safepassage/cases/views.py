@@ -210,6 +210,59 @@ def traveller_edit_view(request: MemberRequest, traveller) -> HttpResponse:
     )
 
 
+def _confirm_deletion(request: MemberRequest, *, delete, done: str, back: str, page: dict):
+    """A deletion's confirmation page (GET), and the deletion (POST)."""
+    error = ""
+    if request.method == "POST":
+        try:
+            delete()
+        except ServiceError as exc:
+            error = str(exc)
+        else:
+            messages.success(request, done)
+            return redirect(back)
+    return render(request, "cases/delete.html", {"error": error, "back": back, **page})
+
+
+@coordinator_view
+def traveller_delete_view(request: MemberRequest, traveller) -> HttpResponse:
+    """Delete a traveller entered by mistake, after confirmation."""
+    record = selectors.get_traveller(request.user, traveller)
+    return _confirm_deletion(
+        request,
+        delete=functools.partial(
+            services.do_delete_traveller, actor=request.user, traveller=record
+        ),
+        done=_("The traveller is deleted and the case's key replaced."),
+        back=reverse("cases:detail", kwargs={"case": record.case_id}),
+        page={
+            "case": record.case,
+            "item": record.name,
+            "links": record.links.count(),
+            "button": _("Delete the traveller"),
+            "title": _("Delete a traveller"),
+        },
+    )
+
+
+@coordinator_view
+def note_delete_view(request: MemberRequest, note) -> HttpResponse:
+    """Delete a note of the case timeline, after confirmation."""
+    record = selectors.get_note(request.user, note)
+    return _confirm_deletion(
+        request,
+        delete=functools.partial(services.do_delete_note, actor=request.user, note=record),
+        done=_("The note is deleted and the case's key replaced."),
+        back=reverse("cases:detail", kwargs={"case": record.case_id}) + "#timeline-heading",
+        page={
+            "case": record.case,
+            "item": record.sentence,
+            "button": _("Delete the note"),
+            "title": _("Delete a note"),
+        },
+    )
+
+
 @coordinator_view
 def coordinator_add_view(request: MemberRequest, case) -> HttpResponse:
     actor = request.user

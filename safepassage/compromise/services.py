@@ -370,8 +370,8 @@ def _freeze(actor, keyring: Keyring, snapshot: Snapshot, done: _Done) -> None:
         add_event(
             case=case,
             kind=CaseEventKind.LEG,
-            text=_("Leg %(number)s frozen: a compromise was declared.")
-            % {"number": leg.position + 1},
+            message="leg_frozen",
+            params={"number": leg.position + 1},
             actor=actor,
             compartment=_timeline_compartment(actor, keyring, case),
         )
@@ -682,7 +682,8 @@ def do_release_leg(*, actor, leg: Leg) -> Leg:
         add_event(
             case=case,
             kind=CaseEventKind.LEG,
-            text=_("Leg %(number)s released after a compromise.") % {"number": leg.position + 1},
+            message="leg_released",
+            params={"number": leg.position + 1},
             actor=actor,
             compartment=_timeline_compartment(actor, keyring, case),
         )

@@ -264,14 +264,16 @@ class AlertRow:
 
 def _open_alerts(request: HttpRequest) -> list[AlertRow]:
     """Open alerts the member sees (a cell lead: those of their cell's legs;
-    anyone: the problems they reported), with an Acknowledge button only
-    where they may handle it. Duress alerts never reach the field pages."""
+    anyone: the problems they reported), most severe first, then newest, with
+    an Acknowledge button only where they may handle it. Duress alerts never
+    reach the field pages. An alert is named by its leg (number and, to a
+    holder of the leg's key, its route), never by its case or journey: those
+    are sealed where a cell member's keys do not reach."""
     member = request.user
     found = list(
-        alerts.alerts_for(member)
-        .filter(status=AlertStatus.OPEN)
-        .select_related("leg")
-        .order_by("severity", "-raised_at")[:MAX_ALERTS_SHOWN]
+        alerts.most_urgent_first(
+            alerts.alerts_for(member).filter(status=AlertStatus.OPEN).select_related("leg")
+        )[:MAX_ALERTS_SHOWN]
     )
     keyring = request.keyring  # type: ignore[attr-defined]
     keyring.load({a.compartment_id for a in found if a.compartment_id})

@@ -241,3 +241,26 @@ class MoveLegForm(forms.Form):
 
     def offset(self) -> int:
         return -1 if self.cleaned_data["direction"] == "up" else 1
+
+
+# The labels of a handoff's recognition details, as the handoff form names them.
+HANDOFF_DETAIL_LABELS = {
+    "place": _("Place"),
+    "clothing": _("Clothing"),
+    "vehicle_colour": _("Vehicle colour"),
+    "vehicle_plate": _("Vehicle plate"),
+    "signal": _("Signal"),
+    "notes": _("Notes"),
+    "photo": _("Photo"),
+}
+
+
+class DeleteHandoffDetailForm(forms.Form):
+    """Which of the handoff's recorded details to delete (only those it holds)."""
+
+    detail = forms.ChoiceField(label=_("Detail to delete"), widget=forms.RadioSelect)
+
+    def __init__(self, *args, present: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        field = cast(forms.ChoiceField, self.fields["detail"])
+        field.choices = [(name, HANDOFF_DETAIL_LABELS[name]) for name in present]

@@ -31,7 +31,7 @@ from safepassage.cells.models import Cell, CellMembership
 from safepassage.core.errors import ServiceError
 from safepassage.members.models import MemberStatus
 from safepassage.vault import services as vault
-from safepassage.vault.keyring import Keyring, require
+from safepassage.vault.keyring import Keyring, Locked, require
 from safepassage.vault.models import CompartmentGrant, CompartmentKind, HolderKind, PendingGrant
 
 from . import photos
@@ -313,7 +313,7 @@ def do_create_journey(*, actor, case: Case, title: str) -> Journey:
         journey.save()
         if case.status == CaseStatus.INTAKE:
             set_status(case=case, status=CaseStatus.PLANNING)
-        add_event(case=case, kind=CaseEventKind.JOURNEY, text=_("Journey planned."), actor=actor)
+        add_event(case=case, kind=CaseEventKind.JOURNEY, message="journey_planned", actor=actor)
         audit.record(
             organisation=actor.organisation, actor=actor, verb="journey.create", target=journey
         )
@@ -333,7 +333,7 @@ def do_start_journey(*, actor, journey: Journey) -> Journey:
         journey.status = JourneyStatus.ACTIVE
         journey.save(update_fields=["status"])
         add_event(
-            case=journey.case, kind=CaseEventKind.JOURNEY, text=_("Journey started."), actor=actor
+            case=journey.case, kind=CaseEventKind.JOURNEY, message="journey_started", actor=actor
         )
         audit.record(
             organisation=actor.organisation, actor=actor, verb="journey.start", target=journey
@@ -567,6 +567,49 @@ def do_update_handoff(
     return handoff
 
 
+# The recognition details of a handoff a coordinator may delete one by one,
+# each with the sealed fields it clears (a photo takes its type with it).
+HANDOFF_DETAILS: dict[str, tuple[str, ...]] = {
+    "place": ("place",),
+    "clothing": ("clothing",),
+    "vehicle_colour": ("vehicle_colour",),
+    "vehicle_plate": ("vehicle_plate",),
+    "signal": ("signal",),
+    "notes": ("notes",),
+    "photo": ("photo", "photo_type"),
+}
+
+
+def do_delete_handoff_detail(*, actor, handoff: Handoff, detail: str) -> Handoff:
+    """Delete one recognition detail of ``handoff`` (a key of ``HANDOFF_DETAILS``),
+    as removing its photo does, then rotate the handoff's key
+    (``vault.rotate_after_deletion``) so that no live key opens the old value.
+    Allowed whatever the journey's state: entered by mistake, it should go.
+    The audit entry names the detail's kind, not its value."""
+    roles.require_case_coordinator(actor, handoff.journey.case)
+    fields = HANDOFF_DETAILS.get(detail)
+    if fields is None:
+        raise ServiceError(_("Unknown handoff detail."))
+    keyring = require()
+    with transaction.atomic():
+        for name in fields:
+            setattr(handoff, name, None)
+        handoff.save()
+        try:
+            vault.rotate_after_deletion(compartment_id=handoff.compartment_id, keyring=keyring)
+        except Locked as error:
+            raise ServiceError(_("Your keys do not open this handoff.")) from error
+        audit.record(
+            organisation=actor.organisation,
+            actor=actor,
+            verb="handoff_detail.delete",
+            target=handoff,
+            detail={"item": "handoff_detail", "detail": detail},
+        )
+    handoff.refresh_from_db()
+    return handoff
+
+
 def do_clean_stored_photo(*, actor, handoff: Handoff) -> bytes | None:
     """The handoff's photo as ``photos.clean_photo`` stores it; stored back if it was not.
 
@@ -628,14 +671,15 @@ def _refuse_frozen(leg: Leg) -> None:
         raise ServiceError(_("Stand down: this leg is frozen."))
 
 
-def _record_leg_action(*, actor, leg: Leg, text: str, verb: str) -> None:
+def _record_leg_action(*, actor, leg: Leg, message: str, verb: str) -> None:
     """A cell's action on its leg: the case timeline entry, sealed in the leg's
     compartment (the cell holds no case key; the case's coordinators hold the
     leg's), and its audit row. Runs in the caller's transaction."""
     add_event(
         case=leg.journey.case,
         kind=CaseEventKind.LEG,
-        text=text,
+        message=message,
+        params={"number": leg.position + 1},
         actor=actor,
         compartment=leg.compartment,
     )
@@ -666,7 +710,7 @@ def do_mark_leg_started(*, actor, leg: Leg) -> Leg:
         _record_leg_action(
             actor=actor,
             leg=leg,
-            text=_("Leg %(number)s started.") % {"number": leg.position + 1},
+            message="leg_started",
             verb="leg.start",
         )
     return leg
@@ -697,7 +741,7 @@ def do_mark_leg_handed_off(*, actor, leg: Leg) -> Leg:
         _record_leg_action(
             actor=actor,
             leg=leg,
-            text=_("Leg %(number)s handed off.") % {"number": leg.position + 1},
+            message="leg_handed_off",
             verb="leg.handoff",
         )
     return leg

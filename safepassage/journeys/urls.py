@@ -13,5 +13,10 @@ urlpatterns = [
     path("legs/<uuid:leg>/remove/", views.leg_remove_view, name="leg_remove"),
     path("handoffs/<uuid:handoff>/edit/", views.handoff_edit_view, name="handoff_edit"),
     path("handoffs/<uuid:handoff>/photo/", views.handoff_photo_view, name="handoff_photo"),
+    path(
+        "handoffs/<uuid:handoff>/delete-detail/",
+        views.handoff_detail_delete_view,
+        name="handoff_detail_delete",
+    ),
     path("handoffs/<uuid:handoff>/phrases/", views.handoff_phrases_view, name="handoff_phrases"),
 ]

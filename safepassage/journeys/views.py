@@ -25,7 +25,7 @@ from safepassage.dashboard.access import (
 from safepassage.dashboard.crud import form_page
 
 from . import selectors, services
-from .forms import HandoffForm, JourneyForm, LegForm, MoveLegForm
+from .forms import DeleteHandoffDetailForm, HandoffForm, JourneyForm, LegForm, MoveLegForm
 from .models import Journey, JourneyStatus, TransportKind
 from .services import MAX_PHOTO_TYPES
 
@@ -243,6 +243,45 @@ def leg_remove_view(request: MemberRequest, leg) -> HttpResponse:
             "error": error,
             "can_remove": record.journey.status == JourneyStatus.PLANNING,
             "title": _("Remove a leg"),
+        },
+    )
+
+
+def _details_present(handoff) -> list[str]:
+    """The handoff's recognition details that hold something, in the form's order."""
+    return [
+        name for name in services.HANDOFF_DETAILS if getattr(handoff, name) not in (None, "", b"")
+    ]
+
+
+@coordinator_view
+def handoff_detail_delete_view(request: MemberRequest, handoff) -> HttpResponse:
+    """Choose one recorded detail of a handoff and confirm its deletion
+    (``?detail=`` preselects one); the POST deletes it."""
+    record = selectors.get_handoff(request.user, handoff)
+    present = _details_present(record)
+    form = DeleteHandoffDetailForm(
+        posted(request), present=present, initial={"detail": request.GET.get("detail", "")}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.do_delete_handoff_detail(
+                actor=request.user, handoff=record, detail=form.cleaned_data["detail"]
+            )
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("The detail is deleted and the handoff's key replaced."))
+            return redirect("journeys:detail", journey=record.journey_id)
+    return render(
+        request,
+        "journeys/handoff_detail_delete.html",
+        {
+            "form": form,
+            "handoff": record,
+            "journey": record.journey,
+            "present": present,
+            "title": _("Delete a handoff detail"),
         },
     )
 

@@ -30,6 +30,7 @@ from safepassage.cases import selectors as case_selectors
 from safepassage.core.errors import ServiceError
 from safepassage.core.links import absolute_url
 from safepassage.dashboard.access import MemberRequest, coordinator_view, posted, refuse
+from safepassage.vault import crypto
 
 from . import selectors, services
 from .forms import IssueLinkForm
@@ -134,21 +135,46 @@ def _see_other(url: str) -> HttpResponse:
     return _guarded(response)
 
 
+# The closing page's address names the link's language (``?sent=in_car&lang=ko``):
+# the link's sealed copy, which holds its language, is wiped when the
+# traveller presses "I am in the car", before that page is shown.
+LANGUAGE_PARAMETER = "lang"
+
+
+def _link_language(link, token: str) -> str:
+    """The language the coordinator chose for the link, opened with the URL's
+    token; "" when none was chosen or the link's copy is gone."""
+    try:
+        step = selectors.step_for_traveller(link, token)
+    except crypto.SealBroken:
+        return ""
+    return step.language if step is not None else ""
+
+
+def _known_language(code: str) -> str:
+    return code if code in {name for name, _label in settings.LANGUAGES} else ""
+
+
+def _in_language(language: str):
+    """Render in ``language``, or as the request negotiated when there is none."""
+    return translation.override(_known_language(language) or translation.get_language())
+
+
 def _refused(request: HttpRequest, reason: str, *, sent: str = "") -> HttpResponse:
-    """The page for a link that cannot be used: one sentence for the reason, nothing else."""
+    """The page for a link that cannot be used: one sentence for the reason,
+    nothing else. The closing page (the link completed by "I am in the car")
+    speaks the link's language, carried by its address."""
     status = 404 if reason == services.UNKNOWN else 410
-    return _guarded(
-        render(
+    in_car = reason == LinkState.COMPLETED and sent == ReportKind.IN_CAR
+    language = request.GET.get(LANGUAGE_PARAMETER, "") if in_car else ""
+    with _in_language(language):
+        response = render(
             request,
             "travellers/refused.html",
-            {
-                "reason": reason,
-                "message": services.REFUSALS[reason],
-                "in_car": reason == LinkState.COMPLETED and sent == ReportKind.IN_CAR,
-            },
+            {"reason": reason, "message": services.REFUSALS[reason], "in_car": in_car},
             status=status,
         )
-    )
+    return _guarded(response)
 
 
 def _binding(request: HttpRequest) -> str | None:
@@ -187,7 +213,11 @@ def link_view(request: HttpRequest, token: str) -> HttpResponse:
         )
         return response
     if state == LinkState.ISSUED:
-        return _guarded(render(request, "travellers/open.html", {}))
+        # The first page already speaks the link's language: whoever holds
+        # the URL can open its copy anyway by pressing Open.
+        with _in_language(_link_language(link, token)):
+            response = render(request, "travellers/open.html", {})
+        return _guarded(response)
     if state != LinkState.OPENED:
         services.do_refuse_traveller_link(link=link, reason=state, now=now)
         return _refused(request, state, sent=request.GET.get("sent", ""))
@@ -217,6 +247,9 @@ def link_view(request: HttpRequest, token: str) -> HttpResponse:
 def report_view(request: HttpRequest, token: str) -> HttpResponse:
     """A button on the traveller's page."""
     kind = request.POST.get("kind", "")
+    # Read before the press: "I am in the car" ends the link and wipes its copy.
+    link = selectors.link_by_token(token) if kind == ReportKind.IN_CAR else None
+    language = _link_language(link, token) if link is not None else ""
     try:
         services.do_traveller_report(token=token, binding=_binding(request), kind=kind)
     except services.LinkRefused as refusal:
@@ -225,7 +258,10 @@ def report_view(request: HttpRequest, token: str) -> HttpResponse:
         return _refused(request, refusal.reason)
     except ServiceError:
         return _see_other(_link_path(token))
-    response = _see_other(_link_path(token) + "?" + urlencode({"sent": kind}))
+    query = {"sent": kind}
+    if language:
+        query[LANGUAGE_PARAMETER] = language
+    response = _see_other(_link_path(token) + "?" + urlencode(query))
     if kind == ReportKind.IN_CAR:
         # The link has ended: nothing of it stays on the phone.
         response.delete_cookie(_cookie_name(), path=_link_path(token), samesite="Strict")

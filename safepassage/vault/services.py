@@ -309,6 +309,20 @@ def _rotate(*, compartment: Compartment, keyring: Keyring) -> int:
     return len(plain)
 
 
+def rotate_after_deletion(*, compartment_id: uuid.UUID, keyring: Keyring) -> int:
+    """Rotate a live compartment once an item has been deleted from it.
+
+    What this shreds (docs/SECURITY.md): the live database keeps neither the
+    item nor any copy of the key it was sealed under, and every record left
+    in the compartment is re-sealed under a new key, so an old key (from a
+    backup, a former holder, a server memory image) matches nothing live.
+    A backup taken before the deletion still holds the item and a wrapped
+    copy of the old key until that backup expires. Runs in the caller's
+    transaction; raises Locked if ``keyring`` cannot open the compartment.
+    """
+    return rotate(compartment=Compartment.objects.get(pk=compartment_id), keyring=keyring)
+
+
 def fulfil_pending_grants(*, keyring: Keyring, organisation_id: uuid.UUID) -> int:
     """Wrap keys for members waiting on compartments that ``keyring`` opens."""
     pending = list(

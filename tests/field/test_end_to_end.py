@@ -69,9 +69,11 @@ def test_an_unscheduled_stop_reported_in_the_field_reaches_the_coordinators_inbo
     assert inbox.status_code == 200
     body = inbox.content.decode()
     detail_url = reverse("alerts:detail", args=[alert.pk])
-    row = re.search(rf'<a href="{detail_url}">([^<]+)</a>([^<]*)', body)
+    row = re.search(rf'<a href="{detail_url}">([^<]+)</a>(.*?)</tr>', body, re.S)
     assert row, "the alert is not in the inbox"
     assert row.group(1) == "Unscheduled stop"
+    # Named by its case, journey and leg.
+    assert "Camellia" in row.group(2) and "North route" in row.group(2)
     assert "leg 1" in row.group(2)
     assert "Alerts (1)" in body
     detail = desk.get(detail_url).content.decode()

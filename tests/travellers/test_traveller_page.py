@@ -9,10 +9,11 @@ from datetime import timedelta
 
 import pytest
 from django.test import Client, override_settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from safepassage.alerts.models import Alert, AlertStatus, EscalationLevel, Severity
 from safepassage.cases.models import CaseCoordinator
+from safepassage.core.management.commands.compiletranslations import compile_all
 from safepassage.notifications.models import Notification
 from safepassage.travellers import services, tasks
 from safepassage.travellers.models import LinkStatus, ReportKind, TravellerLink, TravellerReport
@@ -323,6 +324,40 @@ def test_the_page_speaks_the_language_chosen(world):
     issued = issue(world, language="ko")
     body = _body(_open(Client(), issued.token))
     assert '<html lang="ko">' in body
+
+
+@pytest.fixture
+def compiled(settings):
+    """Compiled catalogues (a fresh checkout has none), freshly loaded."""
+    compile_all()
+    settings.LOCALE_PATHS = [*settings.LOCALE_PATHS]
+
+
+def test_the_first_page_speaks_the_links_language(world, compiled):
+    issued = issue(world, language="ko")
+    # A browser that asks for English still gets the link's language.
+    body = _body(Client(HTTP_ACCEPT_LANGUAGE="en").get(link_url(issued.token)))
+    assert '<html lang="ko">' in body
+    assert "당신에게 온 메시지" in body and "A message for you" not in body
+
+
+def test_the_closing_page_speaks_the_links_language(world, compiled):
+    issued = issue(world, language="zh-hans")
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    _open(client, issued.token)
+    response = client.post(report_url(issued.token), {"kind": "in_car"})
+    assert response.status_code == 303
+    closing = client.get(response["Location"])
+    assert closing.status_code == 410
+    body = _body(closing)
+    assert '<html lang="zh-hans">' in body
+    with translation.override("zh-hans"):
+        thanks = translation.gettext("Sent: you are in the car. Thank you.")
+    assert "已上车" in thanks and thanks in body and "Thank you" not in body
+    # Only the language travels in the address, and only a known one is used.
+    assert TravellerLink.objects.get(pk=issued.link.pk).sealed_for_traveller is None
+    forged = client.get(link_url(issued.token) + "?sent=in_car&lang=xx")
+    assert '<html lang="en">' in _body(forged)
 
 
 def test_exactly_one_opening_wins(world):
