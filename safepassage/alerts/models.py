@@ -30,6 +30,7 @@ class AlertKind(models.TextChoices):
     TRAVELLER_PROBLEM = "traveller_problem", _("The traveller says something is wrong")
     LINK_REUSED = "link_reused", _("A used traveller link was opened again")
     COMPROMISE = "compromise", _("Compromise declared")
+    LOGIN_GUESSING = "login_guessing", _("Passwords being guessed for a handle")
     OTHER = "other", _("Other problem")
 
 
@@ -65,6 +66,8 @@ SEVERITY_BY_KIND: dict[str, str] = {
     AlertKind.TRAVELLER_PROBLEM: Severity.CRITICAL,
     AlertKind.LINK_REUSED: Severity.WARNING,
     AlertKind.COMPROMISE: Severity.CRITICAL,
+    # Someone knows a member's handle and is trying their password.
+    AlertKind.LOGIN_GUESSING: Severity.CRITICAL,
     AlertKind.OTHER: Severity.WARNING,
 }
 
