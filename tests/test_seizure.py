@@ -24,7 +24,7 @@ from django.test.utils import CaptureQueriesContext
 
 from safepassage.demo.scenario import SENSITIVE_STRINGS, build_demo, sensitive_strings_of
 from safepassage.journeys.models import Leg
-from safepassage.members.models import Member
+from safepassage.members.models import LoginThrottle, Member
 from safepassage.members.services import log_in, unlock_private_key
 from safepassage.organisations.models import Organisation
 from safepassage.organisations.services import recovery_keyring
@@ -165,15 +165,27 @@ def media_root(settings, tmp_path) -> Path:
 
 def _log_everyone_in(result) -> int:
     """Every demo member logs in once, as the login page would: their sessions
-    (key material included) are part of what is seized."""
-    for handle, password, _what in result.logins:
-        request = RequestFactory().post("/login/")
+    (key material included) are part of what is seized. Before it, each gets
+    their password wrong (typing a sensitive string instead) and a handle
+    nobody has is tried, so the failed-login counts are seized too. (A
+    string typed into the handle field is in the SQL of the member lookup,
+    which only a DEBUG server logs; handles are plaintext anyway.)"""
+    for n, (handle, password, _what) in enumerate(result.logins):
+        mistyped = SENSITIVE_STRINGS[n % len(SENSITIVE_STRINGS)]
+        attempts = [
+            (f"nobody-{n}", password, False),
+            (handle, mistyped, False),
+            (handle, password, True),
+        ]
+        for typed_handle, typed_password, right in attempts:
+            request = RequestFactory().post("/login/")
 
-        def view(req, handle=handle, password=password):
-            assert log_in(req, handle=handle, password=password) is not None
-            return HttpResponse("ok")
+            def view(req, handle=typed_handle, password=typed_password, right=right):
+                member = log_in(req, handle=handle, password=password)
+                assert (member is not None) == right
+                return HttpResponse("ok")
 
-        SessionMiddleware(AuthenticationMiddleware(VaultMiddleware(view)))(request)
+            SessionMiddleware(AuthenticationMiddleware(VaultMiddleware(view)))(request)
     return Session.objects.count()
 
 
@@ -256,6 +268,8 @@ def test_a_seized_server_reveals_none_of_the_demo(caplog, media_root):
     # Not vacuous: thousands of values, every query logged with its arguments.
     assert values > 2000
     assert sessions == len(result.logins)
+    # The failed logins were counted, and their rows scanned with the rest.
+    assert LoginThrottle.objects.count() >= len(result.logins) + 1
     assert pages > len(result.logins)
     assert len(queries) > 200
     assert sum(r.name == "django.db.backends" for r in log) >= len(queries) // 2

@@ -33,6 +33,7 @@ class AlertKind(models.TextChoices):
     # A compromise was declared while a traveller was on a leg of the
     # compromised cell, member or contact (started, not handed off).
     CUSTODY_COMPROMISED = "custody_compromised", _("A traveller is with a compromised cell")
+    LOGIN_GUESSING = "login_guessing", _("Passwords being guessed for a handle")
     OTHER = "other", _("Other problem")
 
 
@@ -73,6 +74,8 @@ SEVERITY_BY_KIND: dict[str, str] = {
     AlertKind.LINK_REUSED: Severity.WARNING,
     AlertKind.COMPROMISE: Severity.CRITICAL,
     AlertKind.CUSTODY_COMPROMISED: Severity.CRITICAL,
+    # Someone knows a member's handle and is trying their password.
+    AlertKind.LOGIN_GUESSING: Severity.CRITICAL,
     AlertKind.OTHER: Severity.WARNING,
 }
 

@@ -5,7 +5,9 @@
   They may not hold the key to the latter's details: pages then show only
   its kind and time (``can_open``).
 - A cell's lead sees the alerts of their cell's legs, except duress alerts.
-- A cell member sees the problem reports they made themselves.
+- A cell member sees the problem reports they made themselves (not a
+  duress alert, nor one saying their handle's password is being guessed:
+  those name them but are for the coordinators).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def alerts_for(member) -> QuerySet[Alert]:
         return (
             Alert.objects.filter(organisation_id=member.organisation_id)
             .filter(led | Q(raised_by=member))
-            .exclude(kind=AlertKind.DURESS)
+            .exclude(kind__in=[AlertKind.DURESS, AlertKind.LOGIN_GUESSING])
             .distinct()
         )
     return Alert.objects.none()

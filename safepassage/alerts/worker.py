@@ -13,6 +13,9 @@
 - ``purge_expired`` (cases.retention): purge cases past their retention period.
 - ``wipe_ended_links`` (travellers.tasks): expired traveller links stop
   opening, even with their URL.
+- ``alert_login_guessing``: one alert to the coordinators for each handle
+  the login page marked as under attack (``members.lockout``), then
+  ``lockout.forget_quiet`` drops the counts of handles quiet for a day.
 
 Every function takes ``now`` so tests drive time instead of sleeping.
 """
@@ -23,13 +26,15 @@ import uuid
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from safepassage.audit import services as audit
 from safepassage.cases.retention import purge_expired
 from safepassage.checkins.models import Deadline, DeadlineKind, DeadlineState
 from safepassage.journeys.models import OPEN_LEG_STATUSES, JourneyStatus
+from safepassage.members import lockout
+from safepassage.members.models import LoginThrottle, Member, MemberStatus
 from safepassage.notifications.delivery import deliver_due
 from safepassage.organisations.models import Organisation
 from safepassage.travellers.tasks import wipe_ended_links
@@ -156,6 +161,62 @@ def escalate_due(*, now: datetime | None = None, batch: int = BATCH) -> int:
     return done
 
 
+def _guessing_noticed() -> QuerySet[LoginThrottle]:
+    return LoginThrottle.objects.filter(attack_noticed_at__isnull=False).filter(
+        Q(alerted_at__isnull=True) | Q(alerted_at__lt=F("attack_noticed_at"))
+    )
+
+
+def alert_login_guessing(*, now: datetime | None = None, batch: int = BATCH) -> int:
+    """Raise one ``login_guessing`` alert for each handle marked as under attack
+    since its last alert, to the coordinators of the member with that handle.
+
+    The login page only marks the handle's row, whether or not anybody has
+    that handle, so its answers cannot differ; the worker, which nobody
+    waits on, finds the member by the handle's digest here. A handle nobody
+    has raises nothing. The alert names the member (``raised_by``), never a
+    password tried. Returns the alerts raised."""
+    now = now or timezone.now()
+    if not _guessing_noticed().exists():
+        return 0
+    orgs = _Orgs()
+    raised = 0
+    with transaction.atomic():
+        rows = list(_locking(_guessing_noticed()).order_by("attack_noticed_at")[:batch])
+        if not rows:
+            return 0
+        members = {
+            lockout.digest_of_handle(member.handle): member
+            for member in Member.objects.filter(decoy_of__isnull=True).exclude(
+                status=MemberStatus.REMOVED
+            )
+        }
+        cache: dict = {}
+        for row in rows:
+            member = members.get(row.handle_digest)
+            # The notice is handled, alerted or not: once per handle per window.
+            row.alerted_at = row.attack_noticed_at
+            if member is None:
+                continue
+            alert = raise_alert(
+                organisation_id=member.organisation_id,
+                kind=AlertKind.LOGIN_GUESSING,
+                now=now,
+                raised_by=member,
+                cache=cache,
+            )
+            audit.record(
+                organisation=orgs[member.organisation_id],
+                actor=None,
+                verb="alert.raise",
+                target=alert,
+                detail={"kind": alert.kind},
+            )
+            raised += 1
+        LoginThrottle.objects.bulk_update(rows, ["alerted_at"])
+    return raised
+
+
 def tick(*, now: datetime | None = None) -> dict[str, int]:
     """One pass of everything the worker does."""
     raised = 0
@@ -172,4 +233,7 @@ def tick(*, now: datetime | None = None) -> dict[str, int]:
         "purged": len(purge_expired(now=now)),
         # Expired traveller links stop opening even with their URL.
         "links_wiped": wipe_ended_links(now=now),
+        # Handles whose passwords are being guessed: one alert each per window.
+        "login_guessing": alert_login_guessing(now=now),
+        "login_counts_forgotten": lockout.forget_quiet(now=now or timezone.now()),
     }

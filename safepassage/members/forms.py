@@ -39,6 +39,20 @@ class LoginForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
+    # Shown only while the handle must wait (members.lockout): a coordinator's
+    # code lets them in at once.
+    code = forms.CharField(
+        label=_("Code from your authenticator app"),
+        required=False,
+        max_length=10,
+        help_text=_("Coordinators only: with your password, it logs you in without waiting."),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+    def without_code(self) -> LoginForm:
+        """This form without the code field, as it shows outside a wait."""
+        del self.fields["code"]
+        return self
 
 
 class NewPasswordMixin(forms.Form):

@@ -1,98 +1,176 @@
-"""Login lockout (django-axes), kept from becoming a record of who logs in from where.
+"""Login delays: guessing a handle's password is slowed down, nobody is locked out.
 
-Axes counts failed logins per handle and per address (settings: ``AXES_*``)
-in its ``AccessAttempt`` table. Stored as axes would store them, those rows
-would tell a database seizure which handles were tried from which IP
-addresses with which browsers, and a password typed into the handle field by
-mistake. So:
+Failed logins are counted per typed handle only (``LoginThrottle``). The
+first ``LOGIN_FREE_FAILURES`` failures in a row cost nothing; after the k-th
+one (k >= the free count) the next attempt for that handle must wait
+``2 ** (k - free + 1)`` seconds, at most ``LOGIN_DELAY_CEILING_SECONDS``. An
+attempt inside the wait is refused with the seconds left, and its password
+is not checked. The wait is a "not before" time in the database: nothing
+sleeps in a request.
 
-- the handle and the address are stored only as keyed digests (HMAC under a
-  key derived from ``SECRET_KEY``, an environment secret): the same handle or
-  address always gives the same digest, so counting works, but a dump alone
-  cannot be matched against a list of addresses or handles. The address
-  digest is written in IPv6 form because axes keeps it in an IP-address
-  column (PostgreSQL's ``inet``);
-- the browser's User-Agent and Accept headers are not stored, and form and
-  query values are masked (``AXES_SENSITIVE_PARAMETERS``);
-- no access log of successful logins is kept (``AXES_DISABLE_ACCESS_LOG``).
+There is no per-address count. Every client of an onion service arrives
+from the loopback address, so any wall per address is a wall in front of
+every member at once; and spreading guesses over many handles still meets
+each handle's own delay. A member's correct login is never refused because
+of failures on another handle, and a targeted member waits at most the
+ceiling. A coordinator gets in at once, inside a wait, with their password
+and a right code from their authenticator app (``services.log_in``).
 
-A lockout never depends on whether the handle exists: axes counts the digest
-of whatever was typed, and the lockout page is the same for every handle.
+An attempt is counted as a failure *before* its password is checked
+(``claim``), under the row's lock, and refunded if the password was right
+(``succeeded``): so parallel requests cannot all slip through one opening,
+and the password work happens with no lock held.
+
+Each failure also counts towards the alert window: when a handle reaches
+``LOGIN_ALERT_FAILURES`` failures within ``LOGIN_ALERT_WINDOW`` of the
+window's first, the row is marked (``attack_noticed_at``) and the worker
+raises the alert to the coordinators of the member with that handle
+(``alerts.worker.alert_login_guessing``). Marking it is the same write
+whether or not anybody has the handle, so the answer and its timing say
+nothing about it.
+
+The handle is stored only as a keyed digest (HMAC under a key derived from
+``SECRET_KEY``, an environment secret): the same handle always gives the
+same digest, so counting works, but a database dump alone cannot be matched
+against a list of handles.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from axes.handlers.database import AxesDatabaseHandler
-from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
-from django.http import HttpRequest
+from django.db import transaction
+from django.db.models import F, Q
 from django.utils.crypto import salted_hmac
 
+from .models import LoginThrottle
+
 _HANDLE_SALT = "safepassage.members.lockout.handle"
-_ADDRESS_SALT = "safepassage.members.lockout.address"
 
 
-def _digest_of_handle(handle: str) -> str:
+def digest_of_handle(handle: str) -> str:
+    """The keyed digest a handle is counted under."""
     return salted_hmac(_HANDLE_SALT, handle, algorithm="sha256").hexdigest()
 
 
-def handle_key(request: HttpRequest | None, credentials: dict | None) -> str | None:
-    """What axes counts failures of for a handle (``AXES_USERNAME_CALLABLE``)."""
-    handle = None
-    if credentials:
-        handle = credentials.get("username")
-    if handle is None and request is not None:
-        handle = request.POST.get("handle")
-    if handle is None:
-        return None
-    return _digest_of_handle(str(handle))
+def delay_after(failures: int) -> int:
+    """Seconds the next attempt must wait after ``failures`` failures in a row."""
+    free = settings.LOGIN_FREE_FAILURES
+    if failures < free:
+        return 0
+    # The exponent is capped before it is raised, so a huge count costs nothing.
+    exponent = min(failures - free + 1, settings.LOGIN_DELAY_CEILING_SECONDS.bit_length())
+    return min(2**exponent, settings.LOGIN_DELAY_CEILING_SECONDS)
 
 
-def client_address(request: HttpRequest) -> str | None:
-    """The client's address: ``REMOTE_ADDR``, or, behind the deployment's own
-    proxy (``CLIENT_ADDRESS_FROM_PROXY``, set by SAFEPASSAGE_TLS_PROXY=1), the
-    last X-Forwarded-For entry, which that proxy appended (earlier entries
-    are whatever the client claimed)."""
-    if getattr(settings, "CLIENT_ADDRESS_FROM_PROXY", False):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        last = forwarded.rsplit(",", 1)[-1].strip()
-        if last:
-            return last
-    return request.META.get("REMOTE_ADDR") or None
+@dataclass(frozen=True)
+class Admission:
+    """Whether an attempt may check its password; if not, how long to wait."""
+
+    admitted: bool
+    wait_seconds: int = 0
 
 
-def address_key(request: HttpRequest) -> str | None:
-    """What axes counts failures of for an address (``AXES_CLIENT_IP_CALLABLE``):
-    a keyed digest of ``REMOTE_ADDR`` written as an IPv6 address.
+def _fresh(row: LoginThrottle, now: datetime) -> None:
+    """Forget failures in a row after a day without any."""
+    quiet = timedelta(seconds=settings.LOGIN_FAILURES_FORGOTTEN_AFTER_SECONDS)
+    if row.last_failure_at is not None and now - row.last_failure_at >= quiet:
+        row.failures = 0
 
-    ``REMOTE_ADDR`` is the address of whatever connects to the application:
-    behind a reverse proxy the deployment must set it to the client's address
-    (a proxy-aware application server), or every member shares one address,
-    and five failures by anyone lock everyone out for the cool-off.
+
+def claim(handle: str, *, now: datetime) -> Admission:
+    """Admit an attempt for ``handle`` at ``now``, counting it as a failure
+    until ``succeeded`` refunds it; or refuse it, with the seconds to wait.
+
+    Runs in its own short transaction, holding the handle's row (SQLite's
+    IMMEDIATE transactions and PostgreSQL's row lock), so two attempts
+    cannot both take the same opening.
     """
-    address = client_address(request)
-    if not address:
-        return None
-    digest = salted_hmac(_ADDRESS_SALT, address, algorithm="sha256").digest()
-    return str(ipaddress.IPv6Address(digest[:16]))
+    digest = digest_of_handle(handle)
+    with transaction.atomic():
+        LoginThrottle.objects.get_or_create(handle_digest=digest)
+        row = LoginThrottle.objects.select_for_update().get(handle_digest=digest)
+        if row.not_before is not None and now < row.not_before:
+            wait = math.ceil((row.not_before - now).total_seconds())
+            return Admission(admitted=False, wait_seconds=max(wait, 1))
+        _fresh(row, now)
+        row.failures += 1
+        row.last_failure_at = now
+        wait = delay_after(row.failures)
+        row.not_before = now + timedelta(seconds=wait) if wait else None
+        row.save(update_fields=["failures", "last_failure_at", "not_before"])
+    return Admission(admitted=True)
 
 
-class LockoutHandler(AxesDatabaseHandler):
-    """Axes' database handler, minus the browser headers it would store."""
+def wait_left(handle: str, *, now: datetime) -> int:
+    """Seconds an attempt for ``handle`` would have to wait at ``now`` (0: none)."""
+    row = LoginThrottle.objects.filter(handle_digest=digest_of_handle(handle)).first()
+    if row is None or row.not_before is None or now >= row.not_before:
+        return 0
+    return max(math.ceil((row.not_before - now).total_seconds()), 1)
 
-    def user_login_failed(self, sender, credentials: dict, request=None, **kwargs):
-        if request is not None:
-            request.axes_user_agent = ""
-            request.axes_http_accept = ""
-        return super().user_login_failed(sender, credentials, request, **kwargs)
+
+def failed(handle: str, *, now: datetime) -> None:
+    """The admitted attempt's password was wrong: count it towards the alert
+    window, and mark the handle when the window reaches the threshold."""
+    window = timedelta(seconds=settings.LOGIN_ALERT_WINDOW_SECONDS)
+    with transaction.atomic():
+        row = LoginThrottle.objects.select_for_update().get(handle_digest=digest_of_handle(handle))
+        if row.window_started_at is None or now - row.window_started_at >= window:
+            row.window_started_at = now
+            row.window_failures = 0
+        row.window_failures += 1
+        fields = ["window_started_at", "window_failures"]
+        # Exactly at the threshold: once per window, however long the attack goes on.
+        if row.window_failures == settings.LOGIN_ALERT_FAILURES:
+            row.attack_noticed_at = now
+            fields.append("attack_noticed_at")
+        row.save(update_fields=fields)
+
+
+def succeeded(handle: str) -> None:
+    """The password was right: refund the attempt and end the wait.
+
+    The alert window is kept: a member logging in does not hide the
+    failures before it from the coordinators.
+    """
+    LoginThrottle.objects.filter(handle_digest=digest_of_handle(handle)).update(
+        failures=0, not_before=None
+    )
 
 
 def reset(handle: str) -> int:
-    """Lift the lockout on ``handle`` (every address's failures for it).
+    """Forget the failures counted against ``handle`` (an operator's command).
 
-    Returns the number of attempt records removed. An address stays locked
-    until its own cool-off ends.
+    Returns the number of failures forgotten; 0 for a handle never tried.
     """
-    return AxesProxyHandler.reset_attempts(username=_digest_of_handle(handle))
+    digest = digest_of_handle(handle)
+    with transaction.atomic():
+        row = LoginThrottle.objects.select_for_update().filter(handle_digest=digest).first()
+        if row is None:
+            return 0
+        forgotten = row.failures
+        row.failures = 0
+        row.not_before = None
+        row.save(update_fields=["failures", "not_before"])
+    return forgotten
+
+
+def forget_quiet(*, now: datetime) -> int:
+    """Delete the rows of handles with no failure for a day and no alert
+    pending (the worker, each tick), so the table holds only what is being
+    counted. Returns the rows deleted."""
+    quiet = now - timedelta(seconds=settings.LOGIN_FAILURES_FORGOTTEN_AFTER_SECONDS)
+    pending_alert = Q(attack_noticed_at__isnull=False) & (
+        Q(alerted_at__isnull=True) | Q(alerted_at__lt=F("attack_noticed_at"))
+    )
+    deleted, _rows = (
+        LoginThrottle.objects.filter(Q(last_failure_at__isnull=True) | Q(last_failure_at__lt=quiet))
+        .filter(Q(window_started_at__isnull=True) | Q(window_started_at__lt=quiet))
+        .exclude(pending_alert)
+        .delete()
+    )
+    return deleted

@@ -162,3 +162,32 @@ class SecondFactorDevice(ThrottlingMixin, Device):
 
     def get_throttle_factor(self) -> int:
         return int(getattr(settings, "SECOND_FACTOR_THROTTLE_FACTOR", 1))
+
+
+class LoginThrottle(models.Model):
+    """The failed logins counted against one typed handle (``members.lockout``).
+
+    Keyed by a digest of whatever was typed, not by a member: a handle nobody
+    has gets a row exactly like a member's, so neither the answers nor the
+    table tell them apart, and a dump cannot be matched against a list of
+    handles without the environment's secret key. No address, browser or
+    password is stored.
+    """
+
+    handle_digest = models.CharField(max_length=64, unique=True)
+    # Failures in a row (reset by a login, forgotten after a quiet day); each
+    # attempt is counted as one before its password is checked.
+    failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    # The next attempt for this handle is refused, unchecked, before this time.
+    not_before = models.DateTimeField(null=True, blank=True)
+    # The alert window: failures since ``window_started_at`` (at most an hour ago).
+    window_started_at = models.DateTimeField(null=True, blank=True)
+    window_failures = models.PositiveIntegerField(default=0)
+    # Set when a window reaches the alert threshold; the worker raises the
+    # alert (if a member has the handle) and sets ``alerted_at``.
+    attack_noticed_at = models.DateTimeField(null=True, blank=True)
+    alerted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["attack_noticed_at"])]

@@ -24,7 +24,7 @@ from safepassage.vault import services as vault
 from safepassage.vault.checks import kdf_params
 from safepassage.vault.keyring import Keyring, Locked, require
 
-from . import preferences, second_factor
+from . import lockout, preferences, second_factor
 from .backends import UNLOCKED_KEY_ATTRIBUTE
 from .models import Invitation, Member, MemberStatus, SecondFactorDevice
 
@@ -65,24 +65,80 @@ def unlock_private_key(member: Member, password: str) -> bytes:
 # --- login ------------------------------------------------------------------------
 
 
-def log_in(request: HttpRequest, *, handle: str, password: str) -> Member | None:
+class LoginDelayed(Exception):
+    """The handle is inside its wait (``lockout``): the attempt was refused
+    without its password deciding anything. ``wait_seconds`` is the time left."""
+
+    def __init__(self, wait_seconds: int):
+        super().__init__(wait_seconds)
+        self.wait_seconds = wait_seconds
+
+
+def log_in(request: HttpRequest, *, handle: str, password: str, code: str = "") -> Member | None:
     """Authenticate, unlock the member's keys into the session, and return them.
 
-    Returns None for a wrong handle or password (or a login the lockout
-    refuses) without touching any key material. Coordinators also complete
-    grants and rotations waiting on them. A coordinator's session still has
-    to pass their second factor (``second_factor``) before reaching anything.
+    Returns None for a wrong handle or password without touching any key
+    material. Raises ``LoginDelayed`` for an attempt inside the handle's wait
+    (``lockout``): its password is not checked, unless ``code`` is given
+    (below). Coordinators also complete grants and rotations waiting on them.
+    A coordinator's session still has to pass their second factor
+    (``second_factor``) before reaching anything.
+
+    Inside a wait, a coordinator's right password with a right ``code`` from
+    their authenticator app logs them in at once, second factor passed; the
+    wait stays in force for everyone else. Any other attempt with a code
+    (wrong password, wrong code, a cell member, an unknown handle) gets the
+    same ``LoginDelayed`` as one without, after the same password work, so
+    it reveals nothing about the password and does not lengthen the wait.
 
     With the member's duress password the member returned is their decoy: the
     session is the decoy's plausible account (``cover``), and a critical duress
     alert is raised for the member, silently. Nothing in the answer differs.
     """
+    now = timezone.now()
+    admission = lockout.claim(handle, now=now)
+    if not admission.admitted:
+        if not code:
+            raise LoginDelayed(admission.wait_seconds)
+        member = _past_the_wait(request, handle=handle, password=password, code=code)
+        if member is None:
+            lockout.failed(handle, now=now)  # a password was tried: it counts for the alert
+            raise LoginDelayed(admission.wait_seconds)
+        return member
+    member = authenticate(request, username=handle, password=password)
+    if member is None or not isinstance(member, Member):
+        lockout.failed(handle, now=now)
+        return None
+    private_key = member.__dict__.pop(UNLOCKED_KEY_ATTRIBUTE, None)
+    if private_key is None:  # authenticated by a backend that unlocked no key
+        lockout.failed(handle, now=now)
+        return None
+    lockout.succeeded(handle)
+    _start_session(request, member, private_key)
+    return member
+
+
+def _past_the_wait(request: HttpRequest, *, handle: str, password: str, code: str) -> Member | None:
+    """A coordinator inside their handle's wait, with their password and a right
+    code: logged in, second factor passed. None for anything else."""
+    # The same Argon2id work as any attempt, whatever the handle and password.
     member = authenticate(request, username=handle, password=password)
     if member is None or not isinstance(member, Member):
         return None
     private_key = member.__dict__.pop(UNLOCKED_KEY_ATTRIBUTE, None)
-    if private_key is None:  # authenticated by a backend that unlocked no key
+    if private_key is None or not second_factor.required(member):
         return None
+    outcome, _device = _verify_code(
+        actor=member, private_key=private_key, code=code, confirmed_only=True
+    )
+    if outcome != "ok":
+        return None
+    _start_session(request, member, private_key)
+    second_factor.mark_verified(request)
+    return member
+
+
+def _start_session(request: HttpRequest, member: Member, private_key: bytes) -> None:
     login(request, member)
     keyring = session.open_session(request, member_id=member.pk, private_key=private_key)
     with transaction.atomic():
@@ -93,7 +149,6 @@ def log_in(request: HttpRequest, *, handle: str, password: str) -> Member | None
             _raise_duress(member)
     if member.is_approved:
         catch_up_keys(member=member, keyring=keyring)
-    return member
 
 
 def _raise_duress(decoy: Member) -> None:
@@ -641,21 +696,38 @@ def do_check_second_factor(*, actor: Member, code: str) -> SecondFactorDevice:
     if not second_factor.required(actor):
         raise ServiceError(_("Your account does not use an authenticator app."))
     keyring = require()
+    outcome, device = _verify_code(actor=actor, private_key=_private_key(keyring), code=code)
+    if device is None:
+        raise ServiceError(_("Set up your authenticator app first."))
+    if outcome == "throttled":
+        raise ServiceError(_("Too many wrong codes. Wait a minute, then try again."))
+    if outcome == "wrong":
+        raise ServiceError(_("That code is not right. Enter the code your app shows now."))
+    return device
+
+
+def _verify_code(
+    *, actor: Member, private_key: bytes, code: str, confirmed_only: bool = False
+) -> tuple[str, SecondFactorDevice | None]:
+    """Check ``code`` against the actor's device, opened with ``private_key``.
+
+    Returns (outcome, device): "ok" (the device is now confirmed and the code
+    used up), "wrong" (counted by the device's throttle), "throttled" or
+    "no_device". ``confirmed_only`` treats a device still being set up as
+    none. A checked code is audited, in the same transaction."""
     with transaction.atomic():
         device, field = second_factor.device_for(actor)
-        if device is None:
-            raise ServiceError(_("Set up your authenticator app first."))
+        if device is None or (confirmed_only and not device.confirmed):
+            return "no_device", None
         device = SecondFactorDevice.objects.select_for_update().get(pk=device.pk)
         allowed, _why = device.verify_is_allowed()
         if not allowed:
-            raise ServiceError(_("Too many wrong codes. Wait a minute, then try again."))
-        secret = second_factor.open_secret(getattr(device, field), _private_key(keyring))
+            return "throttled", device
+        secret = second_factor.open_secret(getattr(device, field), private_key)
         step = second_factor.matching_step(secret, code, after=device.last_t)
         if step is None:
             device.throttle_increment()
-            wrong = True
         else:
-            wrong = False
             device.throttle_reset(commit=False)
             device.last_t = step
             device.confirmed = True
@@ -663,12 +735,10 @@ def do_check_second_factor(*, actor: Member, code: str) -> SecondFactorDevice:
         audit.record(
             organisation=actor.organisation,
             actor=actor,
-            verb="member.second_factor_refused" if wrong else "member.second_factor",
+            verb="member.second_factor_refused" if step is None else "member.second_factor",
             target=actor,
         )
-    if wrong:
-        raise ServiceError(_("That code is not right. Enter the code your app shows now."))
-    return device
+    return ("wrong" if step is None else "ok"), device
 
 
 def do_reset_second_factor(*, actor: Member, member: Member) -> None:

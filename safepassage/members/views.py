@@ -15,6 +15,7 @@ from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -75,47 +76,55 @@ def login_view(request: HttpRequest) -> HttpResponse:
         return redirect("dashboard:home")
     form = LoginForm(posted(request))
     if request.method == "POST" and form.is_valid():
-        member = services.log_in(
-            request,
-            handle=form.cleaned_data["handle"],
-            password=form.cleaned_data["password"],
-        )
+        try:
+            member = services.log_in(
+                request,
+                handle=form.cleaned_data["handle"],
+                password=form.cleaned_data["password"],
+                code=form.cleaned_data["code"],
+            )
+        except services.LoginDelayed as delayed:
+            return _wait_response(request, delayed.wait_seconds)
         if member is not None:
-            if second_factor.required(member):
+            if second_factor.required(member) and not second_factor.is_verified(request):
                 return _to_second_factor(request)
             return redirect(_safe_next(request) or "dashboard:home")
-        # One message for an unknown handle and a wrong password alike. (When
-        # the lockout refused the attempt, axes' middleware answers with
-        # ``lockout_response`` instead.)
+        # One message for an unknown handle and a wrong password alike.
         form.add_error(None, _("Handle or password is incorrect"))
     return render(
         request,
         "registration/login.html",
-        {"form": form, "next": _safe_next(request) or "", "title": _("Log in")},
+        {"form": form.without_code(), "next": _safe_next(request) or "", "title": _("Log in")},
     )
 
 
-def lockout_response(request: HttpRequest, original_response=None, credentials=None):
-    """The login page saying the lockout refused the attempt (AXES_LOCKOUT_CALLABLE).
+def _wait_response(request: HttpRequest, seconds: int) -> HttpResponse:
+    """The login page saying the handle must wait ``seconds`` (``members.lockout``).
 
-    The same page for every handle, existing or not: axes counts what was
-    typed, not who it names.
+    The same page for every handle, existing or not: the wait is counted for
+    what was typed, not for who it names. It offers the code field, with
+    which a coordinator gets in at once.
     """
-    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    return render(
+    response = render(
         request,
         "registration/login.html",
         {
             "form": LoginForm(),
             "next": _safe_next(request) or "",
-            "lockout": _(
-                "Too many failed attempts to log in. Wait %(minutes)d minutes, then try again."
+            "wait": ngettext(
+                "Too many failed attempts to log in with this handle. "
+                "Wait %(seconds)d second, then try again.",
+                "Too many failed attempts to log in with this handle. "
+                "Wait %(seconds)d seconds, then try again.",
+                seconds,
             )
-            % {"minutes": minutes},
+            % {"seconds": seconds},
             "title": _("Log in"),
         },
         status=429,
     )
+    response["Retry-After"] = str(seconds)
+    return response
 
 
 def _to_second_factor(request: HttpRequest) -> HttpResponse:

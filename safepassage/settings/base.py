@@ -7,7 +7,6 @@ Secrets come from the environment only; a missing secret stops start-up
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +72,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
-    # Login lockout per handle and per address (settings under "login hardening").
-    "axes",
     "csp",
     "safepassage.core",
     "safepassage.vault",
@@ -115,8 +112,6 @@ MIDDLEWARE = [
     "safepassage.vault.middleware.VaultMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Turns a login refused by the lockout into the lockout page (last, as axes asks).
-    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "safepassage.urls"
@@ -175,11 +170,7 @@ AUTH_USER_MODEL = "members.Member"
 # account a duress password opens, carries its member's handle, and the
 # login backend tells them apart. Django's check looks for a plain unique field.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
-AUTHENTICATION_BACKENDS = [
-    # Refuses a locked-out handle or address before any password work.
-    "axes.backends.AxesStandaloneBackend",
-    "safepassage.members.backends.HandleBackend",
-]
+AUTHENTICATION_BACKENDS = ["safepassage.members.backends.HandleBackend"]
 LOGIN_URL = "members:login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 
@@ -213,24 +204,22 @@ CSRF_COOKIE_SAMESITE = "Strict"
 VAULT_COOKIE_NAME = "sp_vault"
 
 # --- login hardening (members.lockout, members.second_factor) -----------------------
-# django-axes: five failed logins in a row for one handle, or from one
-# address, refuse the next attempt (even with the right password) for the
-# cool-off period. Handle and address are counted separately, so neither
-# spreading guesses over many addresses nor over many handles gets past it.
-# Both are stored only as keyed digests (members.lockout), so the table says
-# nothing about who logs in from where; no access log is kept.
-AXES_FAILURE_LIMIT = 5
-AXES_COOLOFF_TIME = timedelta(minutes=15)
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
-AXES_DISABLE_ACCESS_LOG = True
-AXES_USERNAME_FORM_FIELD = "username"
-AXES_USERNAME_CALLABLE = "safepassage.members.lockout.handle_key"
-AXES_CLIENT_IP_CALLABLE = "safepassage.members.lockout.address_key"
-AXES_HANDLER = "safepassage.members.lockout.LockoutHandler"
-AXES_LOCKOUT_CALLABLE = "safepassage.members.views.lockout_response"
-AXES_SENSITIVE_PARAMETERS = ["handle", "username", "password", "next", "csrfmiddlewaretoken"]
-AXES_VERBOSE = False
+# Growing delays per typed handle, never a lockout (members.lockout): the
+# first LOGIN_FREE_FAILURES failures in a row are free; after the k-th the
+# next attempt for that handle waits 2 ** (k - free + 1) seconds, at most the
+# ceiling, and one inside the wait is refused without its password being
+# checked. No count per address: every onion-service client is the loopback
+# address. At most 1,448 passwords a day can be tried against one handle
+# (docs/SECURITY.md). A coordinator's password and authenticator code get
+# through at once.
+LOGIN_FREE_FAILURES = 5
+LOGIN_DELAY_CEILING_SECONDS = 60
+# Failures in a row are forgotten after a day without any.
+LOGIN_FAILURES_FORGOTTEN_AFTER_SECONDS = 24 * 60 * 60
+# This many failures for one handle within the window (from its first)
+# raise one alert to the coordinators of the member with that handle.
+LOGIN_ALERT_FAILURES = 20
+LOGIN_ALERT_WINDOW_SECONDS = 60 * 60
 # Coordinators' authenticator codes: after n wrong codes in a row the next
 # is refused for factor * 2**(n-1) seconds.
 SECOND_FACTOR_THROTTLE_FACTOR = 1
@@ -334,8 +323,6 @@ LOGGING = {
         # The development server's access log ("GET /t/... HTTP/1.1" 200):
         # through the filtering console handler instead of Django's own.
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        # axes narrates every login at INFO; its warnings (lockouts) are enough.
-        "axes": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
 

@@ -58,10 +58,6 @@ SECURE_HSTS_PRELOAD = True
 # would let a client claim HTTPS.
 if os.environ.get("SAFEPASSAGE_TLS_PROXY", "") == "1":
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    # The login lockout counts failures per client address: behind the proxy
-    # that is the last X-Forwarded-For entry (the one the proxy appended), not
-    # the proxy's own address, or five failures by anyone would lock everyone out.
-    CLIENT_ADDRESS_FROM_PROXY = True
 
 # Cookies over HTTPS only. The __Host- prefix also makes the browser refuse any
 # such cookie set without Secure, for another path, or by a subdomain, so no
@@ -92,7 +88,7 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # request, is never used.
 _base_logging = cast(dict[str, Any], BASE_LOGGING)
 LOGGING = {
-    **_base_logging,  # base.py's handlers and loggers (axes quietened there too)
+    **_base_logging,  # base.py's handlers and loggers
     "loggers": {
         **_base_logging["loggers"],
         "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},

@@ -9,7 +9,7 @@ from django.db import connection
 from safepassage.journeys.models import Leg
 from safepassage.vault import crypto
 from safepassage.vault.fields import SealedField, SealedModel, is_sealed_blob
-from safepassage.vault.plaintext import PLAINTEXT_COLUMNS
+from safepassage.vault.plaintext import PLAINTEXT_COLUMNS, THIRD_PARTY_PLAINTEXT_COLUMNS
 
 from ..factories import build_world
 from .support import sealed_columns, write_raw_value
@@ -49,6 +49,35 @@ def test_every_declared_column_exists_and_is_not_sealed():
             if field is None or isinstance(field, SealedField):
                 stale.append(f"{label}.{column}")
     assert stale == [], "Stale or contradictory entries in PLAINTEXT_COLUMNS: " + ", ".join(stale)
+
+
+def _library_models() -> list:
+    """Models of installed apps that are neither safepassage's nor Django's own."""
+    return [
+        m
+        for m in apps.get_models()
+        if not m.__module__.startswith(("safepassage.", "django.contrib."))
+    ]
+
+
+def test_every_column_of_an_installed_librarys_tables_is_declared():
+    """A library that brings its own tables (as django-axes did) is declared
+    column by column in THIRD_PARTY_PLAINTEXT_COLUMNS, and nothing there is stale."""
+    models = {m._meta.label: m for m in _library_models()}
+    undeclared = [
+        f"{label}.{f.attname}"
+        for label, model in models.items()
+        for f in model._meta.concrete_fields
+        if f.attname not in THIRD_PARTY_PLAINTEXT_COLUMNS.get(label, {})
+    ]
+    stale = [
+        f"{label}.{column}"
+        for label, columns in THIRD_PARTY_PLAINTEXT_COLUMNS.items()
+        for column in columns
+        if label not in models
+        or column not in {f.attname for f in models[label]._meta.concrete_fields}
+    ]
+    assert undeclared == [] and stale == [], (undeclared, stale)
 
 
 def test_the_registry_is_not_vacuous():

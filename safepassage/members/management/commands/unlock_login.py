@@ -1,4 +1,4 @@
-"""`safepassage unlock_login`: lift the login lockout on a handle before its cool-off ends."""
+"""`safepassage unlock_login`: end the wait on a handle and forget its failures."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from safepassage.members import lockout
 class Command(BaseCommand):
     help = (
         "Forget the failed logins counted against a handle, so its member can log in "
-        "again at once (after checking with them that the failures were theirs). "
-        "Says the same whether or not a member has that handle."
+        "again at once without waiting (after checking with them that the failures "
+        "were theirs). Says the same whether or not a member has that handle."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("handle", help="The handle, exactly as the member types it.")
 
     def handle(self, *args, **options):
-        removed = lockout.reset(options["handle"])
-        self.stdout.write(f"Lockout lifted ({removed} failure records removed).")
+        forgotten = lockout.reset(options["handle"])
+        self.stdout.write(f"Wait lifted ({forgotten} failures forgotten).")
