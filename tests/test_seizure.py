@@ -291,3 +291,29 @@ def test_the_scan_finds_a_plaintext_that_leaked(world, media_root):
     Member.objects.filter(pk=world.coord.pk).update(time_zone=key.hex().upper())
     scan_database(key_finder)
     assert any("members_member.time_zone" in f for f in key_finder.found)
+
+
+def test_webhook_addresses_and_internal_hosts_are_ciphertext(world, media_root, monkeypatch):
+    """A seized database holds a member's webhook URL, its signing secret and
+    the organisation's internal webhook hosts only as ciphertext."""
+    import socket
+
+    from safepassage.notifications.models import InternalWebhookHosts, NotificationAddress
+    from safepassage.notifications.services import (
+        do_set_internal_webhook_hosts,
+        do_set_webhook,
+    )
+
+    def dns(host, port, *args, **kwargs):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.20.30.40", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
+    with unlocked(world.coord_keyring):
+        do_set_internal_webhook_hosts(actor=world.coord, hosts=["heron-bridge.lan"])
+        secret = do_set_webhook(actor=world.coord, url="http://heron-bridge.lan:8080/in")
+    assert InternalWebhookHosts.objects.count() == NotificationAddress.objects.count() == 1
+
+    finder = Finder(["heron-bridge", secret, secret.removeprefix("whsec_")])
+    scan_database(finder)
+
+    assert finder.found == [], finder.found
