@@ -330,3 +330,29 @@ def test_a_duress_passwords_cover_is_sealed_like_any_organisation(world, media_r
     assert scan_database(finder) > 1000
     scan_files(finder, media_root)
     assert finder.found == [], finder.found[:20]
+
+
+def test_webhook_addresses_and_internal_hosts_are_ciphertext(world, media_root, monkeypatch):
+    """A seized database holds a member's webhook URL, its signing secret and
+    the organisation's internal webhook hosts only as ciphertext."""
+    import socket
+
+    from safepassage.notifications.models import InternalWebhookHosts, NotificationAddress
+    from safepassage.notifications.services import (
+        do_set_internal_webhook_hosts,
+        do_set_webhook,
+    )
+
+    def dns(host, port, *args, **kwargs):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.20.30.40", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
+    with unlocked(world.coord_keyring):
+        do_set_internal_webhook_hosts(actor=world.coord, hosts=["heron-bridge.lan"])
+        secret = do_set_webhook(actor=world.coord, url="http://heron-bridge.lan:8080/in")
+    assert InternalWebhookHosts.objects.count() == NotificationAddress.objects.count() == 1
+
+    finder = Finder(["heron-bridge", secret, secret.removeprefix("whsec_")])
+    scan_database(finder)
+
+    assert finder.found == [], finder.found

@@ -7,6 +7,10 @@
   pages (``vault/tampered.html``);
 - ``ServiceError`` (a write refused by a service, nothing changed): 400 with
   the service's message;
+- a request body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (Django's
+  ``RequestDataTooBig``, which would otherwise be its HTML 400 page): 400
+  ``{"detail": "The request body is too large."}``; a body nested too
+  deeply is refused by ``parsers.BoundedJSONParser`` as a parse error (400);
 - a request body that is not valid: 400 ``{"detail": "<field>: <first
   error>", "fields": {<field>: [<errors>]}}``, so every 400 has a ``detail``;
 - anything DRF knows (401, 405, 415, ...): DRF's own answer.
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
@@ -42,6 +47,11 @@ class Refused(exceptions.APIException):
     default_code = "refused"
 
 
+class TooLarge(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "too_large"
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, crypto.SealBroken):
         # The field has logged ids and the field name; the answer says no more.
@@ -55,6 +65,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.NotFound()
     elif isinstance(exc, ServiceError):
         exc = Refused(str(exc))
+    elif isinstance(exc, RequestDataTooBig):
+        exc = TooLarge(_("The request body is too large."))
     response = drf_exception_handler(exc, context)
     if isinstance(exc, exceptions.ValidationError) and response is not None:
         response.data = {"detail": _first_error(exc.detail), "fields": response.data}

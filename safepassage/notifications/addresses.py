@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from safepassage.vault import crypto
 
-from .models import Channel, NotificationAddress
+from .models import Channel, InternalWebhookHosts, NotificationAddress
 
 
 def dispatch_key() -> bytes:
@@ -56,4 +57,34 @@ def open_address(address: NotificationAddress) -> OpenedAddress:
     return OpenedAddress(channel=address.channel, target=target, secret=secret)
 
 
-__all__ = ["Channel", "OpenedAddress", "open_address", "seal_address"]
+def _hosts_aad(organisation_id) -> bytes:
+    return f"notifications.internalwebhookhosts|{organisation_id}|hosts".encode()
+
+
+def seal_internal_hosts(row: InternalWebhookHosts, hosts: list[str]) -> None:
+    """Set ``row.sealed_hosts`` (its organisation must be set)."""
+    row.sealed_hosts = crypto.seal_for_dispatcher(
+        dispatch_key(), json.dumps(sorted(hosts)).encode("utf-8"), _hosts_aad(row.organisation_id)
+    )
+
+
+def internal_hosts(organisation_id) -> frozenset[str]:
+    """The organisation's internal webhook hosts in clear (empty when none are
+    set; raises SealBroken when the row was altered or moved)."""
+    row = InternalWebhookHosts.objects.filter(organisation_id=organisation_id).first()
+    if row is None:
+        return frozenset()
+    plain = crypto.open_as_dispatcher(
+        dispatch_key(), bytes(row.sealed_hosts), _hosts_aad(organisation_id)
+    )
+    return frozenset(json.loads(plain))
+
+
+__all__ = [
+    "Channel",
+    "OpenedAddress",
+    "internal_hosts",
+    "open_address",
+    "seal_address",
+    "seal_internal_hosts",
+]

@@ -12,6 +12,14 @@ A worker killed between 2 and 3 leaves a claim that expires; the row is then
 sent again. Delivery is therefore at least once: the webhook body carries the
 delivery id as an idempotency key, so a bridge can drop a repeat.
 
+Webhooks follow the Standard Webhooks scheme: ``webhook-id`` (the delivery
+id, the same on every retry), ``webhook-timestamp`` (the attempt's time) and
+``webhook-signature`` over ``id.timestamp.body``, so a receiver refuses an
+old delivery replayed. The legacy ``X-Safepassage-Signature`` (body only) is
+sent alongside until version 0.2. Where a webhook may go, and the connection
+to exactly the address checked, is ``egress``; a refused address, a redirect
+or any other failure is a failed attempt, retried like the rest.
+
 What is sent is fixed: "Something needs you in safepassage" and a link to
 the notifications page. No name, place, kind of alert or id of a record.
 """
@@ -21,12 +29,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -38,11 +44,13 @@ from django.utils.translation import gettext as _
 
 from safepassage.vault import crypto
 
-from .addresses import OpenedAddress, open_address
+from . import egress
+from .addresses import OpenedAddress, internal_hosts, open_address
 from .models import Channel, Delivery, DeliveryAttempt, DeliveryStatus, NotificationAddress
 
 log = logging.getLogger("safepassage.notifications")
 
+# The legacy signature header (HMAC of the body alone); see the module docstring.
 SIGNATURE_HEADER = "X-Safepassage-Signature"
 FIXED_TEXT = "Something needs you in safepassage"
 
@@ -88,26 +96,36 @@ def send_email(delivery: Delivery, address: OpenedAddress) -> None:
         raise DeliveryFailed(f"smtp:{type(exc).__name__}") from exc
 
 
+def signing_time() -> datetime:
+    """The clock a webhook's ``webhook-timestamp`` is read from (the receiver
+    compares it with its own clock, so this is the wall clock, not the tick's
+    ``now``)."""
+    return datetime.now(UTC)
+
+
 def send_webhook(delivery: Delivery, address: OpenedAddress) -> None:
-    if not address.target.startswith(("https://", "http://")):
-        raise DeliveryFailed("webhook:bad-url")
+    organisation_id = delivery.notification.organisation_id
+    try:
+        target = egress.check_url(address.target, internal_hosts=internal_hosts(organisation_id))
+        addresses = egress.resolve_checked(target)
+    except egress.AddressRefused as exc:
+        raise DeliveryFailed(f"webhook:refused-{exc.code}") from exc
     body = webhook_body(delivery)
     headers = {"Content-Type": "application/json", "User-Agent": "safepassage"}
     if address.secret:
+        headers.update(
+            crypto.webhook_signature_headers(
+                address.secret, message_id=str(delivery.id), timestamp=signing_time(), body=body
+            )
+        )
         headers[SIGNATURE_HEADER] = crypto.sign_webhook(address.secret, body)
-    request = urllib.request.Request(  # noqa: S310 - scheme checked above
-        address.target, data=body, headers=headers, method="POST"
-    )
     try:
-        with urllib.request.urlopen(  # noqa: S310 - scheme checked above
-            request, timeout=settings.NOTIFY_TIMEOUT_SECONDS
-        ) as response:
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        raise DeliveryFailed(f"webhook:http-{exc.code}") from exc
-    except Exception as exc:  # URLError, timeouts, resets
+        status = egress.post(
+            target, addresses, body, headers, timeout=settings.NOTIFY_TIMEOUT_SECONDS
+        )
+    except Exception as exc:  # refused connections, TLS errors, timeouts, resets
         raise DeliveryFailed(f"webhook:{type(exc).__name__}") from exc
-    if not 200 <= status < 300:
+    if not 200 <= status < 300:  # a redirect (3xx) included: never followed
         raise DeliveryFailed(f"webhook:http-{status}")
 
 

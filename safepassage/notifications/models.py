@@ -58,6 +58,22 @@ class Topic(models.TextChoices):
     )
 
 
+class InternalWebhookHosts(models.Model):
+    """The hosts an organisation's members may send webhooks to although they
+    are internal (a bridge on the organisation's own network): ``http://`` and
+    private or loopback addresses are allowed for them, and only for them.
+    Set by a coordinator; read by the worker with nobody logged in, so the
+    list (a JSON array of host names) is sealed under the dispatch key like
+    the addresses themselves, bound to the organisation's row.
+    """
+
+    organisation = models.OneToOneField(
+        "organisations.Organisation", on_delete=models.CASCADE, related_name="+"
+    )
+    sealed_hosts = models.BinaryField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+
 class Notification(models.Model):
     """An in-app notification: one member was told about one alert, or (with
     no alert) one of the fixed sentences of ``Topic``."""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from safepassage import roles
+
+from .addresses import internal_hosts
 from .models import Notification, NotificationAddress
 
 
@@ -20,3 +23,11 @@ def unread_count(member) -> int:
 def channels_set(member) -> set[str]:
     """Which channels the member has an address for (the addresses stay sealed)."""
     return set(NotificationAddress.objects.filter(member=member).values_list("channel", flat=True))
+
+
+def internal_webhook_hosts(member) -> frozenset[str]:
+    """The member's organisation's internal webhook hosts, for a coordinator
+    (nobody else is shown the list)."""
+    if not roles.is_coordinator(member):
+        return frozenset()
+    return internal_hosts(member.organisation_id)

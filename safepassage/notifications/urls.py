@@ -8,4 +8,5 @@ urlpatterns = [
     path("badge/", views.badge_view, name="badge"),
     path("read/", views.read_view, name="read"),
     path("settings/", views.settings_view, name="settings"),
+    path("internal-hosts/", views.internal_hosts_view, name="internal_hosts"),
 ]

@@ -10,10 +10,16 @@ from django.utils.translation import gettext as _
 
 from safepassage.alerts.selectors import alerts_for
 from safepassage.core.errors import ServiceError
-from safepassage.dashboard.access import MemberRequest, member_view, posted, refuse
+from safepassage.dashboard.access import (
+    MemberRequest,
+    coordinator_view,
+    member_view,
+    posted,
+    refuse,
+)
 
 from . import selectors, services
-from .forms import EmailForm, RemoveForm, WebhookForm
+from .forms import EmailForm, InternalHostsForm, RemoveForm, WebhookForm
 
 
 @member_view
@@ -102,4 +108,27 @@ def settings_view(request: MemberRequest) -> HttpResponse:
             "new_secret": new_secret,
             "title": _("Where to be told"),
         },
+    )
+
+
+@coordinator_view
+def internal_hosts_view(request: MemberRequest) -> HttpResponse:
+    """The organisation's internal webhook hosts (coordinators only; a cell
+    member gets the common 404)."""
+    current = sorted(selectors.internal_webhook_hosts(request.user))
+    form = InternalHostsForm(posted(request), initial={"hosts": "\n".join(current)})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.do_set_internal_webhook_hosts(
+                actor=request.user, hosts=form.cleaned_data["hosts"].splitlines()
+            )
+        except ServiceError as error:
+            refuse(form, error)
+        else:
+            messages.success(request, _("The list of internal hosts is saved."))
+            return redirect("notifications:internal_hosts")
+    return render(
+        request,
+        "notifications/internal_hosts.html",
+        {"form": form, "hosts": current, "title": _("Internal webhook hosts")},
     )

@@ -283,7 +283,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["safepassage.api.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "safepassage.api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }

@@ -1,6 +1,7 @@
 """Every cryptographic operation in safepassage, and nothing else.
 
-No other module imports PyNaCl, argon2 or PyCryptodome. Function names say who
+No other module imports PyNaCl, argon2, PyCryptodome or standardwebhooks.
+Function names say who
 can decrypt what they produce:
 
 - ``seal_for_compartment`` / ``open_with_compartment_key``: anyone holding the
@@ -20,8 +21,10 @@ can decrypt what they produce:
   key (an environment secret, never in the database): the worker, so it can
   send notifications while nobody is logged in.
 - ``audit_mac``: whoever holds the dispatch key (anchors the audit chain).
-- ``sign_webhook`` / ``webhook_signature_valid``: HMAC-SHA256 over a webhook
-  body, checked by whoever shares the member's webhook secret.
+- ``webhook_signature_headers``: the Standard Webhooks signature (HMAC-SHA256
+  over the message id, the timestamp and the body), checked by whoever shares
+  the member's webhook secret; ``sign_webhook`` / ``webhook_signature_valid``:
+  the legacy HMAC over the body alone, sent alongside until version 0.2.
 - ``seal_private_key_for_token`` / ``open_private_key_with_token``: whoever
   holds the API token (a messaging bridge); the server keeps only the
   ciphertext and a digest of the token.
@@ -39,6 +42,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 import nacl.bindings
 import nacl.encoding
@@ -49,6 +53,7 @@ import nacl.pwhash
 import nacl.secret
 import nacl.utils
 from Crypto.Protocol.SecretSharing import Shamir  # nosec B413  # PyCryptodome, not PyCrypto
+from standardwebhooks.webhooks import Webhook
 
 KEY_BYTES = 32
 SALT_BYTES = nacl.pwhash.argon2id.SALTBYTES
@@ -465,19 +470,63 @@ def open_as_dispatcher(key: bytes, blob: bytes, aad: bytes) -> bytes:
     return open_with_compartment_key(key, blob, aad)
 
 
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - the scheme's prefix, not a secret
+WEBHOOK_KEY_MIN_BYTES = 24
+WEBHOOK_KEY_MAX_BYTES = 64
+
+
 def new_webhook_secret() -> str:
-    """A fresh shared secret for signing one member's webhook calls."""
-    return secrets.token_urlsafe(32)
+    """A fresh shared secret for signing one member's webhook calls, in the
+    Standard Webhooks form: ``whsec_`` and the base64 of 32 random bytes."""
+    return WEBHOOK_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def webhook_secret_well_formed(secret: str) -> bool:
+    """Whether ``secret`` is ``whsec_`` and the base64 of 24 to 64 bytes."""
+    if not secret.startswith(WEBHOOK_SECRET_PREFIX):
+        return False
+    try:
+        key = base64.b64decode(secret[len(WEBHOOK_SECRET_PREFIX) :], validate=True)
+    except ValueError:
+        return False
+    return WEBHOOK_KEY_MIN_BYTES <= len(key) <= WEBHOOK_KEY_MAX_BYTES
+
+
+def webhook_key(secret: str) -> bytes:
+    """The HMAC key of a webhook secret: the decoded bytes of a ``whsec_``
+    secret, and for a secret stored before secrets took that form (any string
+    of 16 characters or more) its UTF-8 bytes, so the legacy signature of an
+    existing secret is unchanged and its Standard Webhooks form is
+    ``whsec_`` + base64(secret)."""
+    if webhook_secret_well_formed(secret):
+        return base64.b64decode(secret[len(WEBHOOK_SECRET_PREFIX) :])
+    return secret.encode("utf-8")
+
+
+def webhook_signature_headers(
+    secret: str, *, message_id: str, timestamp: datetime, body: bytes
+) -> dict[str, str]:
+    """The Standard Webhooks headers (``webhook-id``, ``webhook-timestamp``,
+    ``webhook-signature``: ``v1,`` base64 HMAC-SHA256 over ``id.timestamp.body``),
+    signed by the ``standardwebhooks`` library with ``webhook_key(secret)``."""
+    signature = Webhook(webhook_key(secret)).sign(message_id, timestamp, body)
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(timestamp.timestamp())),
+        "webhook-signature": signature,
+    }
 
 
 def sign_webhook(secret: str, body: bytes) -> str:
-    """The ``X-Safepassage-Signature`` header value: ``sha256=<hex HMAC-SHA256(body)>``."""
-    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    """The legacy ``X-Safepassage-Signature`` value, ``sha256=<hex HMAC-SHA256(body)>``
+    under ``webhook_key(secret)``. Body only, no timestamp, so it does not stop a
+    replay: sent alongside the Standard Webhooks headers until version 0.2."""
+    digest = hmac.new(webhook_key(secret), body, hashlib.sha256).hexdigest()
     return f"sha256={digest}"
 
 
 def webhook_signature_valid(secret: str, body: bytes, header: str) -> bool:
-    """True when ``header`` is the signature of exactly ``body`` under ``secret``."""
+    """True when ``header`` is the legacy signature of exactly ``body`` under ``secret``."""
     return hmac.compare_digest(sign_webhook(secret, body).encode("ascii"), header.encode("utf-8"))
 
 

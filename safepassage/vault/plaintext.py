@@ -278,6 +278,12 @@ PLAINTEXT_COLUMNS: dict[str, dict[str, str]] = {
         "sealed_secret": "ciphertext under the dispatch key (an environment secret)",
         "created_at": TIME,
     },
+    "notifications.InternalWebhookHosts": {
+        "id": ID,
+        "organisation_id": ID,
+        "sealed_hosts": "ciphertext under the dispatch key (an environment secret)",
+        "updated_at": TIME,
+    },
     "notifications.Notification": {
         "id": ID,
         "organisation_id": ID,

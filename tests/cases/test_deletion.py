@@ -38,7 +38,9 @@ def _entries(world, verb):
 @pytest.fixture
 def mistaken(world):
     with unlocked(world.coord_keyring):
-        return do_add_traveller(actor=world.coord, case=world.case, name=MISTAKE, phone="+86 139 0000 6666")
+        return do_add_traveller(
+            actor=world.coord, case=world.case, name=MISTAKE, phone="+86 139 0000 6666"
+        )
 
 
 @pytest.fixture

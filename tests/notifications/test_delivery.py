@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -30,6 +28,8 @@ from safepassage.notifications.services import do_set_email_address, do_set_webh
 from safepassage.vault import crypto
 from safepassage.vault.keyring import unlocked
 from tests.alerts.support import start_first_leg
+
+from .support import PUBLIC_ADDRESS, Hook, allow_internal_host
 
 pytestmark = pytest.mark.django_db
 
@@ -68,37 +68,10 @@ def smtp_server(settings):
         controller.stop()
 
 
-class Hook:
-    """A tiny webhook receiver on loopback: records each request, answers ``status``."""
-
-    def __init__(self):
-        self.requests: list[tuple[dict, bytes]] = []
-        self.status = 200
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                hook.requests.append((dict(self.headers), body))
-                self.send_response(hook.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def hook():
+def hook(world, fake_dns):
+    """A receiver on the organisation's internal host (listed by its coordinator)."""
+    allow_internal_host(world)
     receiver = Hook()
     try:
         yield receiver
@@ -206,7 +179,7 @@ def test_webhook_is_signed_and_a_tampered_body_fails(world, hook):
         secret = do_set_webhook(actor=world.coord, url=hook.url)
     alert = report_problem(world)
     assert deliver_due(now=alert.raised_at) == 1
-    [(headers, body)] = hook.requests
+    [(headers, body)] = hook.posts
     signature = headers[SIGNATURE_HEADER]
     assert signature.startswith("sha256=")
     assert crypto.webhook_signature_valid(secret, body, signature)
@@ -231,7 +204,7 @@ def test_webhook_is_signed_and_a_tampered_body_fails(world, hook):
 def test_webhook_retries_carry_the_same_idempotency_id(world, hook):
     hook.status = 503
     with unlocked(world.coord_keyring):
-        do_set_webhook(actor=world.coord, url=hook.url, secret="a-shared-secret-of-some-length")
+        do_set_webhook(actor=world.coord, url=hook.url, secret=crypto.new_webhook_secret())
     alert = report_problem(world)
     assert deliver_due(now=alert.raised_at) == 0
     delivery = Delivery.objects.get(notification__alert=alert)
@@ -239,12 +212,14 @@ def test_webhook_retries_carry_the_same_idempotency_id(world, hook):
     hook.status = 200
     delivery.refresh_from_db()
     assert deliver_due(now=delivery.next_attempt_at) == 1
-    first, second = (json.loads(body) for _headers, body in hook.requests)
+    first, second = (json.loads(body) for _headers, body in hook.posts)
     assert first["id"] == second["id"] == str(delivery.pk)
 
 
-def test_bad_addresses_are_refused(world):
+def test_bad_addresses_are_refused(world, fake_dns):
     from safepassage.core.errors import ServiceError
+
+    fake_dns.names["example.org"] = [PUBLIC_ADDRESS]
 
     with unlocked(world.coord_keyring):
         with pytest.raises(ServiceError):
