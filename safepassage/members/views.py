@@ -34,7 +34,7 @@ from safepassage.dashboard.crud import form_page
 from safepassage.vault import crypto
 from safepassage.vault.session import open_session
 
-from . import second_factor, selectors, services
+from . import preferences, second_factor, selectors, services
 from .forms import (
     ApproveForm,
     ChangePasswordForm,
@@ -289,9 +289,17 @@ def security_view(request: MemberRequest) -> HttpResponse:
 
 @member_view
 def preferences_view(request: MemberRequest) -> HttpResponse:
+    """Time zone and language. ``?area=`` adds one part of the world's zones
+    to the list (each part is a link), to keep the page small."""
     member = request.user
+    area = request.GET.get("area")
+    if area not in preferences.AREA_LABELS:
+        area = None
     form = PreferencesForm(
-        posted(request), initial={"time_zone": member.time_zone, "language": member.language}
+        posted(request),
+        initial={"time_zone": member.time_zone, "language": member.language},
+        area=area,
+        current_zone=member.time_zone,
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -303,7 +311,16 @@ def preferences_view(request: MemberRequest) -> HttpResponse:
             with translation.override(member.language):
                 messages.success(request, _("Your preferences are saved."))
             return redirect("dashboard:home")
-    return render(request, "members/preferences.html", {"form": form, "title": _("Preferences")})
+    return render(
+        request,
+        "members/preferences.html",
+        {
+            "form": form,
+            "area": area,
+            "areas": list(preferences.AREA_LABELS.items()),
+            "title": _("Preferences"),
+        },
+    )
 
 
 # --- coordinators managing members ---------------------------------------------------------
