@@ -30,6 +30,7 @@ FIELD_SOURCES = (
     "templates/registration/login.html",
     "templates/registration/password.html",
     "templates/registration/awaiting.html",
+    "templates/registration/join.html",
     "members/templates/members/preferences.html",
     "members/templates/members/security.html",
     "members/preferences.py",

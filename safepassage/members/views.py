@@ -21,6 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from safepassage.cells.models import CellStatus
 from safepassage.cells.selectors import cells_for
+from safepassage.core.context_processors import COORDINATOR_LAYOUT, FIELD_LAYOUT
 from safepassage.core.errors import ServiceError
 from safepassage.dashboard.access import (
     MemberRequest,
@@ -31,6 +32,7 @@ from safepassage.dashboard.access import (
     refuse,
 )
 from safepassage.dashboard.crud import form_page
+from safepassage.roles import Role
 from safepassage.vault import crypto
 from safepassage.vault.session import open_session
 
@@ -206,10 +208,18 @@ def join_view(request: HttpRequest, token: str) -> HttpResponse:
             login(request, member, backend=MEMBER_BACKEND)
             open_session(request, member_id=member.pk, private_key=private_key)
             return redirect("members:awaiting")
+    # A future cell member opens the link on a phone: a field page, whose
+    # title names nothing.
+    field = invitation.role == Role.CELL_MEMBER
     return render(
         request,
         "registration/join.html",
-        {"form": form, "invitation": invitation, "title": _("Join safepassage")},
+        {
+            "form": form,
+            "invitation": invitation,
+            "page_layout": FIELD_LAYOUT if field else COORDINATOR_LAYOUT,
+            "title": _("Create your account") if field else _("Join safepassage"),
+        },
     )
 
 

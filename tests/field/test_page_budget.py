@@ -18,9 +18,12 @@ from django.urls import reverse
 from safepassage.alerts.models import AlertKind
 from safepassage.checkins.services import do_report_problem
 from safepassage.field.views import MAX_ALERTS_SHOWN
+from safepassage.members.services import do_invite_member
+from safepassage.roles import Role
 from safepassage.vault.keyring import unlocked
 from tests.alerts.support import CHECKIN_PIN, make_lead, start_first_leg, start_journey
 from tests.dashboard.test_layout import CONTROL, _unlabelled_controls
+from tests.factories import PASSWORD
 
 from .crawl import crawl, read
 from .test_views import _add_photo, _handoffs
@@ -109,6 +112,31 @@ def test_the_login_page_is_a_field_page_with_a_neutral_title(client, db):
     assert title and title.group(1).strip() == "Log in"
     for word in ("safepassage", "rescue"):
         assert word not in body.lower(), word
+
+
+def test_a_cell_members_invitation_and_waiting_pages_are_field_pages(client, world):
+    """From the invitation link to the page that waits for approval, a new
+    cell member is on field pages; a coordinator's invitation keeps the
+    coordinator layout."""
+    with unlocked(world.coord_keyring):
+        _invitation, token = do_invite_member(
+            actor=world.coord, role=Role.CELL_MEMBER, cell=world.cells[0], display_name="New"
+        )
+        _invitation, coordinator_token = do_invite_member(
+            actor=world.coord, role=Role.COORDINATOR, display_name="Also new"
+        )
+    join = reverse("members:join", args=[token])
+    body = _check_field_page(client.get(join), "invitation")
+    assert "safepassage" not in re.search(r"<title>([^<]*)</title>", body).group(1).lower()
+    response = client.post(
+        join, {"handle": "new-driver", "new_password1": PASSWORD, "new_password2": PASSWORD}
+    )
+    assert response["Location"] == reverse("members:awaiting")
+    _check_field_page(client.get(response["Location"]), "waiting for approval")
+
+    client.logout()
+    body = client.get(reverse("members:join", args=[coordinator_token])).content.decode()
+    assert "field/field.css" not in body
 
 
 def test_the_warning_system_pages_stay_within_budget(world, login):
