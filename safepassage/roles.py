@@ -27,6 +27,13 @@ def is_cell_member(member) -> bool:
     )
 
 
+def uses_field_pages(member) -> bool:
+    """True when ``member``'s pages are field pages (the small layout with the
+    quick exit, no script): a cell member's role, approved or still waiting.
+    Everyone else gets the coordinator layout."""
+    return bool(getattr(member, "is_authenticated", False) and member.role == Role.CELL_MEMBER)
+
+
 def require_coordinator(actor) -> None:
     """Refuse (ServiceError) unless ``actor`` is an approved coordinator."""
     from django.utils.translation import gettext as _

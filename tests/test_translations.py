@@ -21,11 +21,22 @@ LANGUAGES = ["ko", "zh_Hans"]
 # Source files of the pages a cell member sees in the field (paths as the .po
 # occurrences give them, relative to the safepassage package). "field/" holds the
 # stand-down page; "travellers/" holds the traveller link pages, their buttons
-# (models) and the messages shown when a link does not open (services).
+# (models) and the messages shown when a link does not open (services); the
+# account pages (preferences, password, security, notifications) are field
+# pages for a cell member, with their forms.
 FIELD_SOURCES = (
     "field/",
     "checkins/templates/",
     "templates/registration/login.html",
+    "templates/registration/password.html",
+    "templates/registration/awaiting.html",
+    "templates/registration/join.html",
+    "members/templates/members/preferences.html",
+    "members/templates/members/security.html",
+    "members/preferences.py",
+    "members/forms.py",
+    "notifications/templates/",
+    "notifications/forms.py",
     "travellers/",
 )
 

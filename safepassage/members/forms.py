@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -210,13 +212,21 @@ class ConfirmForm(forms.Form):
     """An explicit confirmation for an action that cannot be undone."""
 
 
-def _time_zone_choices():
-    names = preferences.time_zone_choices()
-    first = len([name for name in preferences.NETWORK_TIME_ZONES if name in names])
-    return [
-        (_("Where the network works"), [(name, name) for name in names[:first]]),
-        (_("Every other time zone"), [(name, name) for name in names[first:]]),
-    ]
+def _time_zone_choices(*, area: str | None, current: str):
+    network, others = preferences.offered_time_zones(area=area, current=current)
+    choices = [(_("Where the network works"), [(name, name) for name in network])]
+    if others:
+        label = preferences.AREA_LABELS[area] if area else _("Your time zone")
+        choices.append((label, [(name, _zone_label(name, area)) for name in others]))
+    return choices
+
+
+def _zone_label(name: str, area: str | None) -> str:
+    """A zone as listed under its area's heading: "Argentina/Buenos Aires"
+    under the Americas (shorter: the Americas alone list 169 zones)."""
+    if area and area != preferences.OTHER_AREA and preferences.area_of(name) == area:
+        name = name.split("/", 1)[1]
+    return name.replace("_", " ")
 
 
 def _language_choices():
@@ -226,9 +236,12 @@ def _language_choices():
 
 
 class PreferencesForm(forms.Form):
+    """A member's time zone and language. The time zones offered are the
+    network's, the member's own, and those of ``area`` (a key of
+    ``preferences.AREA_LABELS``, or None), which the page chooses by link."""
+
     time_zone = forms.ChoiceField(
         label=_("Time zone"),
-        choices=_time_zone_choices,
         help_text=_(
             "Every time on your pages is shown in this time zone. It is stored unsealed, "
             "so it need not be the zone you are in."
@@ -239,3 +252,8 @@ class PreferencesForm(forms.Form):
         choices=_language_choices,
         help_text=_("The language of your pages."),
     )
+
+    def __init__(self, *args, area: str | None = None, current_zone: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        time_zone = cast(forms.ChoiceField, self.fields["time_zone"])
+        time_zone.choices = _time_zone_choices(area=area, current=current_zone)

@@ -22,6 +22,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from safepassage.cells.models import CellStatus
 from safepassage.cells.selectors import cells_for
+from safepassage.core.context_processors import COORDINATOR_LAYOUT, FIELD_LAYOUT
 from safepassage.core.errors import ServiceError
 from safepassage.dashboard.access import (
     MemberRequest,
@@ -32,10 +33,11 @@ from safepassage.dashboard.access import (
     refuse,
 )
 from safepassage.dashboard.crud import form_page
+from safepassage.roles import Role
 from safepassage.vault import crypto
 from safepassage.vault.session import open_session
 
-from . import second_factor, selectors, services
+from . import preferences, second_factor, selectors, services
 from .forms import (
     ApproveForm,
     ChangePasswordForm,
@@ -215,10 +217,18 @@ def join_view(request: HttpRequest, token: str) -> HttpResponse:
             login(request, member, backend=MEMBER_BACKEND)
             open_session(request, member_id=member.pk, private_key=private_key)
             return redirect("members:awaiting")
+    # A future cell member opens the link on a phone: a field page, whose
+    # title names nothing.
+    field = invitation.role == Role.CELL_MEMBER
     return render(
         request,
         "registration/join.html",
-        {"form": form, "invitation": invitation, "title": _("Join safepassage")},
+        {
+            "form": form,
+            "invitation": invitation,
+            "page_layout": FIELD_LAYOUT if field else COORDINATOR_LAYOUT,
+            "title": _("Create your account") if field else _("Join safepassage"),
+        },
     )
 
 
@@ -298,9 +308,17 @@ def security_view(request: MemberRequest) -> HttpResponse:
 
 @member_view
 def preferences_view(request: MemberRequest) -> HttpResponse:
+    """Time zone and language. ``?area=`` adds one part of the world's zones
+    to the list (each part is a link), to keep the page small."""
     member = request.user
+    area = request.GET.get("area")
+    if area not in preferences.AREA_LABELS:
+        area = None
     form = PreferencesForm(
-        posted(request), initial={"time_zone": member.time_zone, "language": member.language}
+        posted(request),
+        initial={"time_zone": member.time_zone, "language": member.language},
+        area=area,
+        current_zone=member.time_zone,
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -312,7 +330,16 @@ def preferences_view(request: MemberRequest) -> HttpResponse:
             with translation.override(member.language):
                 messages.success(request, _("Your preferences are saved."))
             return redirect("dashboard:home")
-    return render(request, "members/preferences.html", {"form": form, "title": _("Preferences")})
+    return render(
+        request,
+        "members/preferences.html",
+        {
+            "form": form,
+            "area": area,
+            "areas": list(preferences.AREA_LABELS.items()),
+            "title": _("Preferences"),
+        },
+    )
 
 
 # --- coordinators managing members ---------------------------------------------------------

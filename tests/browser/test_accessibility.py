@@ -77,6 +77,10 @@ def demo(site) -> Iterator[dict[str, Any]]:
             "my legs": reverse("field:my_legs"),
             "field leg": reverse("field:leg", args=[leg.pk]),
             "check-in PINs": reverse("checkins:pins"),
+            "security": reverse("members:security"),
+            "password": reverse("members:password"),
+            "notification settings": reverse("notifications:settings"),
+            "preferences, the Americas": reverse("members:preferences") + "?area=America",
         },
     }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -164,7 +168,17 @@ COORDINATOR_PAGES = [
     "declare a compromise",
     "exposure analysis",
 ]
-FIELD_PAGES = ["my legs", "field leg", "check-in PINs"]
+# A cell member's account pages are field pages too (the field layout).
+FIELD_PAGES = [
+    "my legs",
+    "field leg",
+    "check-in PINs",
+    "preferences",
+    "preferences, the Americas",
+    "security",
+    "password",
+    "notification settings",
+]
 
 
 @pytest.mark.parametrize("name", COORDINATOR_PAGES)

@@ -94,13 +94,19 @@ def test_the_header_carries_the_notification_badge_and_the_settings_link(client,
     assert client.get(reverse("notifications:settings")).status_code == 200
 
 
-def test_a_cell_member_on_a_coordinator_layout_page_gets_no_alerts_link(client, login, world):
+def test_a_cell_member_gets_the_notification_pages_without_badge_or_alerts_link(
+    client, login, world
+):
+    """A cell member's notification pages are field pages: nothing on them
+    shows that anything was raised."""
     member, ring = world.member(0)
     login(member, ring)
-    body = client.get(reverse("notifications:list")).content.decode()
-    assert 'id="notify-badge"' in body
+    for url in (reverse("notifications:list"), reverse("notifications:settings")):
+        body = client.get(url).content.decode()
+        assert f'action="{reverse("field:exit")}"' in body, url
+        assert 'id="notify-badge"' not in body, url
+        assert f'href="{reverse("alerts:list")}"' not in body, url
     assert f'href="{reverse("notifications:settings")}"' in body
-    assert f'href="{reverse("alerts:list")}"' not in body
 
 
 def test_pages_without_a_login_show_neither(client, db):

@@ -1,11 +1,14 @@
 """Every field page stays small (a cheap phone on a bad link), needs no
 JavaScript, keeps nothing in the browser, labels its controls and offers
-the quick exit, in the states the warning system adds: forms, receipts,
-refusals and a lead's list of open alerts."""
+the quick exit: every page a cell member can reach by following links (a
+crawl, so a page linked tomorrow is checked tomorrow), the login page, and
+the states the warning system adds: forms, receipts, refusals and a lead's
+list of open alerts."""
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -15,9 +18,15 @@ from django.urls import reverse
 from safepassage.alerts.models import AlertKind
 from safepassage.checkins.services import do_report_problem
 from safepassage.field.views import MAX_ALERTS_SHOWN
+from safepassage.members.services import do_invite_member
+from safepassage.roles import Role
 from safepassage.vault.keyring import unlocked
-from tests.alerts.support import CHECKIN_PIN, make_lead, start_first_leg
+from tests.alerts.support import CHECKIN_PIN, make_lead, start_first_leg, start_journey
 from tests.dashboard.test_layout import CONTROL, _unlabelled_controls
+from tests.factories import PASSWORD
+
+from .crawl import crawl, read
+from .test_views import _add_photo, _handoffs
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +56,87 @@ def _check(response, label: str) -> str:
     ids = re.findall(r'\sid="([^"]+)"', body)
     assert len(ids) == len(set(ids)), (label, "duplicate ids")
     return body
+
+
+def _check_field_page(response, label: str) -> str:
+    """``_check``, and the field layout itself: its one stylesheet (the one
+    the budget counts) and no htmx attribute for a script to act on."""
+    body = _check(response, label)
+    page = read(body)
+    assert page.stylesheets == [settings.STATIC_URL + "field/field.css"], (label, page.stylesheets)
+    assert not page.htmx_attributes, (label, page.htmx_attributes)
+    return body
+
+
+# The pages a cell member must reach from their legs: the crawl below cannot
+# pass by finding nothing.
+ACCOUNT_PAGES = (
+    "checkins:pins",
+    "members:preferences",
+    "members:security",
+    "members:password",
+    "notifications:settings",
+)
+
+
+def test_every_page_a_cell_member_can_open_is_a_field_page(world, login):
+    start_journey(world)
+    _add_photo(world, _handoffs(world)[1])
+    member, ring = world.member(0)
+    client = login(member, ring)
+
+    visits = crawl(client, reverse("field:my_legs"))
+
+    for visit in visits:
+        response = visit.response
+        assert response.status_code == 200, (visit.url, response.status_code)
+        if visit.page is None:  # the handoff photo, one tap away
+            assert response["Content-Type"] == "image/png", visit.url
+            assert "no-store" in response["Cache-Control"], visit.url
+            continue
+        _check_field_page(response, visit.url)
+    reached = {urlsplit(visit.url).path for visit in visits}
+    expected = {reverse(name) for name in ("field:my_legs", *ACCOUNT_PAGES)}
+    expected |= {
+        reverse("field:leg", kwargs={"leg": world.legs[0].pk}),
+        reverse("field:handoff_photo", kwargs={"handoff": _handoffs(world)[1].pk}),
+    }
+    assert expected <= reached, expected - reached
+
+
+def test_the_login_page_is_a_field_page_with_a_neutral_title(client, db):
+    """Every cell member opens it on a phone: small, no script, the quick exit,
+    and nothing in the tab or on the page that names the system."""
+    body = _check_field_page(client.get(reverse("members:login")), "login page")
+    title = re.search(r"<title>([^<]*)</title>", body)
+    assert title and title.group(1).strip() == "Log in"
+    for word in ("safepassage", "rescue"):
+        assert word not in body.lower(), word
+
+
+def test_a_cell_members_invitation_and_waiting_pages_are_field_pages(client, world):
+    """From the invitation link to the page that waits for approval, a new
+    cell member is on field pages; a coordinator's invitation keeps the
+    coordinator layout."""
+    with unlocked(world.coord_keyring):
+        _invitation, token = do_invite_member(
+            actor=world.coord, role=Role.CELL_MEMBER, cell=world.cells[0], display_name="New"
+        )
+        _invitation, coordinator_token = do_invite_member(
+            actor=world.coord, role=Role.COORDINATOR, display_name="Also new"
+        )
+    join = reverse("members:join", args=[token])
+    body = _check_field_page(client.get(join), "invitation")
+    assert "safepassage" not in re.search(r"<title>([^<]*)</title>", body).group(1).lower()
+    response = client.post(
+        join, {"handle": "new-driver", "new_password1": PASSWORD, "new_password2": PASSWORD}
+    )
+    assert response["Location"] == reverse("members:awaiting")
+    _check_field_page(client.get(response["Location"]), "waiting for approval")
+
+    client.logout()
+    body = client.get(reverse("members:join", args=[coordinator_token])).content.decode()
+    assert "field/field.css" not in body
 
 
 def test_the_warning_system_pages_stay_within_budget(world, login):

@@ -3,6 +3,7 @@ can start and hand off a leg, and can leave in one tap."""
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from datetime import timedelta
 
@@ -29,6 +30,7 @@ from safepassage.vault.keyring import Keyring, unlocked
 from ..conftest import vault_login
 from ..factories import OrganisationFactory, make_member
 from ..photos import PNG, opened
+from .crawl import crawl
 
 PHOTO = PNG
 
@@ -154,14 +156,20 @@ def test_times_are_shown_in_the_members_zone_and_the_zone_is_named(world, login)
 
 @pytest.mark.django_db
 def test_pages_have_no_script_no_inline_style_and_no_external_resources(world, login):
+    """Every page the member reaches from their legs (a crawl of the links),
+    and the page the quick exit lands on."""
     driver, ring = world.member(0)
     _add_photo(world, _handoffs(world)[1])
     client = login(driver, ring)
-    for url in (reverse("field:my_legs"), _leg_url(world.legs[0]), reverse("field:weather")):
+    visits = [v for v in crawl(client, reverse("field:my_legs")) if v.page is not None]
+    urls = [v.url for v in visits] + [reverse("field:weather")]
+    assert {reverse("members:preferences"), reverse("members:security")} <= set(urls)
+    for url in urls:
         page = client.get(url).content.decode().lower()
         assert "<html" in page
-        assert "<script" not in page
-        assert "style=" not in page
+        assert "<script" not in page, url
+        assert not re.search(r"\s(data-)?hx-[a-z]+=", page), url  # nothing for htmx to act on
+        assert "style=" not in page, url
         assert "<img" not in page  # the photo is one tap away, never loaded unasked
         assert "http://" not in page and "https://" not in page
         assert "fonts." not in page

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
@@ -11,7 +13,12 @@ from safepassage.audit.selectors import read_entries
 from safepassage.core.errors import ServiceError
 from safepassage.members.middleware import MemberLanguageMiddleware
 from safepassage.members.models import Member
-from safepassage.members.preferences import NETWORK_TIME_ZONES
+from safepassage.members.preferences import (
+    AREA_LABELS,
+    NETWORK_TIME_ZONES,
+    OTHER_AREA,
+    time_zone_names,
+)
 from safepassage.members.services import do_update_preferences
 from safepassage.vault.keyring import unlocked
 from tests.dashboard.permissions import assert_anonymous_sent_to_login
@@ -105,12 +112,55 @@ def test_the_network_zones_come_first(client, world, login):
     body = response.content.decode()
     positions = [body.index(f'<option value="{zone}"') for zone in NETWORK_TIME_ZONES]
     assert positions == sorted(positions)
-    assert positions[-1] < body.index('<option value="Africa/Abidjan"')
+    assert '<option value="Africa/Abidjan"' not in body  # one part of the world at a time
     assert body.count('<option value="Asia/Seoul"') == 1  # not offered twice
     assert '<option value="localtime"' not in body
     assert '<option value="UTC" selected>' in body
     assert '<option value="en" selected>English</option>' in body
     assert '<option value="ko">한국어</option>' in body
+    assert 'href="?area=Africa"' in body
+
+    body = client.get(URL, {"area": "Africa"}).content.decode()
+    positions = [body.index(f'<option value="{zone}"') for zone in NETWORK_TIME_ZONES]
+    assert positions == sorted(positions)
+    assert positions[-1] < body.index('<option value="Africa/Abidjan">Abidjan</option>')
+    assert '<option value="Europe/Paris"' not in body
+
+
+def _offered(body: str) -> set[str]:
+    return set(re.findall(r'<option value="([^"]+)"', body)) - {"en", "ko", "zh-hans"}
+
+
+def test_each_time_zone_is_offered_under_its_part_of_the_world(client, world, login):
+    """The parts of the world together offer every zone the server knows,
+    each of them under one part only (besides the network's, offered first)."""
+    login(world.coord)
+    network = _offered(client.get(URL, {"area": "nowhere"}).content.decode())
+    assert network == set(NETWORK_TIME_ZONES)  # an unknown part is no part
+    seen: dict[str, str] = {}
+    for area in AREA_LABELS:
+        for zone in _offered(client.get(URL, {"area": area}).content.decode()) - network:
+            assert zone not in seen, (zone, area, seen.get(zone))
+            seen[zone] = area
+    assert set(seen) | network == time_zone_names()
+    assert seen["America/Argentina/Buenos_Aires"] == "America"
+    assert seen["ROK"] == seen["Etc/GMT+9"] == OTHER_AREA
+
+
+def test_a_zone_of_another_part_of_the_world_is_saved_and_shown(client, world, login):
+    member, ring = world.member(0)
+    login(member, ring)
+    response = client.post(f"{URL}?area=Europe", {"time_zone": "Europe/Paris", "language": "en"})
+    assert response.status_code == 302
+    assert stored(member) == ("Europe/Paris", "en")
+    # Back on the page with no part chosen, the member's own zone is offered, chosen.
+    body = client.get(URL).content.decode()
+    assert '<option value="Europe/Paris" selected>Europe/Paris</option>' in body
+    assert '<option value="Europe/Berlin"' not in body
+    # A zone of a part not chosen is refused, as any choice not offered.
+    response = client.post(URL, {"time_zone": "Europe/Berlin", "language": "en"})
+    assert response.status_code == 200
+    assert stored(member) == ("Europe/Paris", "en")
 
 
 @pytest.mark.parametrize("who", ["coordinator", "cell member"])
@@ -123,10 +173,15 @@ def test_every_member_saves_their_preferences(client, world, login, who):
     assert response["Location"] == reverse("dashboard:home")
     assert stored(member) == ("Asia/Seoul", "zh-hans")
     page = client.get(URL).content.decode()
+    if who == "cell member":  # the zone is named on the field page of their legs
+        page += client.get(reverse("field:my_legs")).content.decode()
     # The page now speaks the chosen language (once the catalogues are compiled).
     with translation.override("zh-hans"):
         saved = translation.gettext("Your preferences are saved.")
-        times = translation.gettext("Times in %(zone)s") % {"zone": "Asia/Seoul"}
+        if who == "coordinator":  # in the coordinator layout's header
+            times = translation.gettext("Times in %(zone)s") % {"zone": "Asia/Seoul"}
+        else:
+            times = translation.gettext("Times are in %(zone)s.") % {"zone": "Asia/Seoul"}
     assert saved in page
     assert times in page
     assert '<option value="Asia/Seoul" selected>' in page
