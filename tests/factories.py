@@ -2,8 +2,10 @@
 graph in tests is the one production builds.
 
 ``World`` builds a small organisation: two coordinators, three cells with one
-or two members each, a case with a two-leg journey, and a second case
-coordinated by only one coordinator.
+or two members each, a case with a two-leg journey still being planned whose
+two legs are briefed to their cells (so the cells see them, as after a start,
+while the plan can still change), and a second case coordinated by only one
+coordinator.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from django.utils import timezone
 
 from safepassage.cases.services import do_add_traveller, do_open_case
 from safepassage.cells.services import do_create_cell
-from safepassage.journeys.services import do_add_leg, do_create_journey, do_update_handoff
+from safepassage.journeys.services import (
+    do_add_leg,
+    do_brief_leg,
+    do_create_journey,
+    do_update_handoff,
+)
 from safepassage.members.models import Member
 from safepassage.members.services import (
     do_accept_invitation,
@@ -165,6 +172,9 @@ def build_world() -> World:
             vehicle_plate="吉A 7Q219",
             signal="umbrella in the right hand",
         )
+        for leg in world.legs:
+            do_brief_leg(actor=coord, leg=leg)
+            leg.refresh_from_db()
         world.other_case = do_open_case(actor=coord, codename="Wisteria", needs="none")
         do_add_traveller(actor=coord, case=world.other_case, name="Other Hidden-Person")
     return world

@@ -29,7 +29,12 @@ from safepassage.checkins.services import do_report_problem
 from safepassage.contacts.models import Contact
 from safepassage.contacts.services import do_create_contact
 from safepassage.journeys.models import Handoff, Journey, Leg
-from safepassage.journeys.services import do_start_journey, do_update_handoff
+from safepassage.journeys.services import (
+    do_add_leg,
+    do_create_journey,
+    do_start_journey,
+    do_update_handoff,
+)
 from safepassage.members.models import Invitation, Member
 from safepassage.members.services import do_invite_member
 from safepassage.roles import Role
@@ -154,6 +159,11 @@ def sweep_world(db):
             photo_type="image/png",
         )
         do_start_journey(actor=world.coord, journey=world.journey)
+        # A journey still being planned, with legs for the swept cell member's
+        # own cell and for the idle cell: not released, so theirs to see not yet.
+        unstarted = do_create_journey(actor=world.coord, case=world.other_case, title="Unstarted")
+        for cell in (world.cells[0], world.cells[2]):
+            do_add_leg(actor=world.coord, journey=unstarted, cell=cell, route="Unreleased road")
         do_create_contact(actor=world.coord, name="Broker Sweep-Contact", phone="+86 139 0000 4444")
         do_create_safe_house(actor=world.coord, codename="Sweep House", place="Nowhere", capacity=2)
         do_invite_member(actor=world.coord, role=Role.COORDINATOR, display_name="Invitee")
@@ -262,7 +272,7 @@ def _roles(world, other, other_member):
     def everything_in_org(model):
         return set(model._base_manager.filter(**in_org[model]).values_list("pk", flat=True))
 
-    idle_member, idle_ring = world.member(2)  # a cell that runs no leg
+    idle_member, idle_ring = world.member(2)  # a cell whose only leg is not released
     return [
         ("cell member", cell_member, cell_ring, foreign_for_cell_member),
         (
@@ -272,7 +282,7 @@ def _roles(world, other, other_member):
             everything_in_org,
         ),
         ("coordinator not on the case", world.coord2, world.coord2_keyring, foreign_for_coord2),
-        ("member of a cell with no legs", idle_member, idle_ring, everything_in_org),
+        ("member of a cell with no released leg", idle_member, idle_ring, everything_in_org),
     ]
 
 

@@ -58,7 +58,11 @@ def recipients(alert: Alert, level: int, cache: dict | None = None) -> set[uuid.
         if alert.kind == AlertKind.DURESS or alert.leg_id is None:
             return set()
         leg = alert.leg if Alert.leg.is_cached(alert) else None
-        cell_id = leg.cell_id if leg is not None else _cell_of(alert.leg_id)
+        # A cell hears of a leg only once the leg is released to it.
+        if leg is not None:
+            cell_id = leg.cell_id if leg.released_at is not None else None
+        else:
+            cell_id = _cell_of(alert.leg_id)
         if cell_id is None:
             return set()
         key: tuple = ("lead", cell_id)
@@ -85,9 +89,14 @@ def recipients(alert: Alert, level: int, cache: dict | None = None) -> set[uuid.
 
 
 def _cell_of(leg_id) -> uuid.UUID | None:
+    """The cell the leg is released to (None before its release)."""
     from safepassage.journeys.models import Leg
 
-    return Leg.objects.filter(pk=leg_id).values_list("cell_id", flat=True).first()
+    return (
+        Leg.objects.filter(pk=leg_id, released_at__isnull=False)
+        .values_list("cell_id", flat=True)
+        .first()
+    )
 
 
 def _step_minutes(level: int) -> int | None:

@@ -86,6 +86,8 @@ def _field_leg(*, actor, leg, verb: str) -> Leg:
     if (
         not same_org
         or leg.cell_id is None
+        # Before its release the leg is not the cell's yet: same refusal.
+        or leg.released_at is None
         or not roles.is_cell_member(actor)
         or not CellMembership.objects.filter(cell_id=leg.cell_id, member=actor).exists()
     ):

@@ -190,6 +190,7 @@ class _LegRow:
     cell_id: str | None
     safe_house_id: str | None
     position: int
+    released_at: object = None
 
 
 def _band(cell: CellExposure, high_warning: bool) -> int:
@@ -242,7 +243,12 @@ def organisation_analysis(
         for row in Leg.objects.filter(journey__case__organisation=organisation)
         .order_by()
         .values_list(
-            _text("id"), _text("journey_id"), _text("cell_id"), _text("safe_house_id"), "position"
+            _text("id"),
+            _text("journey_id"),
+            _text("cell_id"),
+            _text("safe_house_id"),
+            "position",
+            "released_at",
         )
     ]
     handoffs = list(
@@ -290,13 +296,23 @@ def organisation_analysis(
     as_uuid = _Uuids()
     analysis = Analysis(organisation_id=organisation.pk)
     exposed_legs_of: dict[str, set[str]] = {}
+    # BOTH_ENDS is a weakness of the plan: it counts the legs a cell is given,
+    # released or not, so it warns while there is still time to re-plan.
+    assigned_legs_of: dict[str, set[str]] = {}
     for cell_id, status in cell_rows:
         # The cell, and every cell one of its members also belongs to.
         reached = {cell_id}
         for member_id in members_of.get(cell_id, ()):
             reached |= cells_of_member[member_id]
-        exposed = {leg.id for c in reached for leg in legs_of_cell.get(c, ())}
+        # Only legs released to a cell are known to it (``exposure_of`` alike).
+        exposed = {
+            leg.id
+            for c in reached
+            for leg in legs_of_cell.get(c, ())
+            if leg.released_at is not None
+        }
         exposed_legs_of[cell_id] = exposed
+        assigned_legs_of[cell_id] = {leg.id for c in reached for leg in legs_of_cell.get(c, ())}
         handoff_ids: set[str] = set()
         touched = set(exposed)
         for leg_id in exposed:
@@ -338,7 +354,7 @@ def organisation_analysis(
         for (a, b), n in sorted(link_counts.items())
     ]
 
-    found = _both_ends(handoffs, exposed_legs_of, live)
+    found = _both_ends(handoffs, assigned_legs_of, live)
     found += _busy_cells(legs_of_cell, live)
     found += _safe_houses(organisation, legs, ends, leg_by_id)
     keyring = keyring if keyring is not None else current_keyring()

@@ -315,9 +315,15 @@ def _cell_seed(organisation, cell_id: uuid.UUID) -> _Seed:
     members = set(
         CellMembership.objects.filter(cell_id=cell_id).values_list("member_id", flat=True)
     )
-    # Every leg it runs and the handoffs at their ends, whether or not each
-    # member holds the key yet (a pending grant is a key on its way).
-    legs = list(Leg.objects.filter(cell_id=cell_id).order_by().values_list("pk", "compartment_id"))
+    # Every leg released to it and the handoffs at their ends, whether or not
+    # each member holds the key yet (a pending grant is a key on its way). A
+    # leg not released yet was never shown to the cell (its re-staffing is
+    # still in ``legs_needing_new_cell``).
+    legs = list(
+        Leg.objects.filter(cell_id=cell_id, released_at__isnull=False)
+        .order_by()
+        .values_list("pk", "compartment_id")
+    )
     seed = _structural(legs, organisation)
     seed.compartment_ids |= reachable_compartments(organisation=organisation, member_ids=members)
     seed.member_ids = members
@@ -566,9 +572,9 @@ def exposure_of(*, organisation, subject: Subject, keyring: Keyring | None = Non
     - member: the compartments reachable from the member's own grants through
       parent grants (a coordinator's case key opens its legs and handoffs),
       read from grant rows: no decryption, no keyring needed;
-    - cell: the union over its members, plus every leg it runs and the
-      handoffs at both ends of those legs, even where a member's grant is
-      still pending;
+    - cell: the union over its members, plus every leg released to it and
+      the handoffs at both ends of those legs, even where a member's grant
+      is still pending;
     - contact (outside the system, holds no key): what they were told: the
       legs they run and the handoffs at both ends;
     - safe house: the legs staying at it and the handoffs at their ends; the

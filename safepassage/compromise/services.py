@@ -397,6 +397,16 @@ def _notify(actor, compromise: Compromise, snapshot: Snapshot, now: datetime, do
     cells = set(snapshot.adjacent_cell_ids)
     if compromise.subject_kind == SubjectKind.MEMBER:
         cells |= snapshot.cell_ids
+    # A cell none of whose legs has been released to it knows nothing of
+    # these journeys yet: telling it would be the first it hears of them.
+    cells &= set(
+        Leg.objects.filter(
+            Q(journey_id__in=list(snapshot.active_journey_ids))
+            | Q(pk__in=list(snapshot.leg_ids | snapshot.open_leg_ids)),
+            cell_id__in=list(cells),
+            released_at__isnull=False,
+        ).values_list("cell_id", flat=True)
+    )
     members = (
         set(
             CellMembership.objects.filter(

@@ -130,7 +130,8 @@ CELLS = (
                 "broker.shenyang",
                 "lantern-broker-shenyang-demo",
                 "Auntie Shen of the noodle stall",
-                "cell member: broker in Shenyang",
+                "cell member: broker in Shenyang (its only leg is on a journey still "
+                "being planned: sees nothing yet)",
                 "Asia/Shanghai",
             ),
         ),

@@ -1,8 +1,9 @@
 """Journeys, their legs (each run by one cell) and the handoffs between legs.
 
-Compartments (DESIGN.md): a leg's key is wrapped to its cell's members and
-under its case's key; a handoff's key to the members of the two cells it
-joins and under the case's key (the coordinators who plan it).
+Compartments (DESIGN.md): a leg's key is wrapped under its case's key (the
+coordinators who plan it) and, once the leg is released (``released_at``),
+to its cell's members; a handoff's key to the members of the cells of the
+released legs it joins.
 """
 
 from __future__ import annotations
@@ -82,6 +83,10 @@ class Leg(SealedModel):
     notes = SealedField(compartment="compartment")
     started_at = models.DateTimeField(null=True, blank=True)
     handed_off_at = models.DateTimeField(null=True, blank=True)
+    # When the coordinators released the leg to its cell (by starting the
+    # journey, or by briefing the cell earlier). Until then the cell holds no
+    # key to it and its field pages do not list it.
+    released_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["journey", "position"]
@@ -97,6 +102,10 @@ class Leg(SealedModel):
         to read out on the phone. The coordinator's planner shows it too.
         """
         return self.pk.hex[:4].upper()
+
+    @property
+    def is_released(self) -> bool:
+        return self.released_at is not None
 
 
 class HandoffStatus(models.TextChoices):

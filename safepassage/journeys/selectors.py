@@ -1,5 +1,7 @@
 """Reading journeys, legs and handoffs. Coordinators see those of their cases;
-cell members see their cells' legs and the handoffs at those legs' ends."""
+cell members see their cells' released legs, and the
+handoffs at those legs' ends (the same rule as the key grants in
+``journeys.services``)."""
 
 from __future__ import annotations
 
@@ -25,10 +27,14 @@ def legs_for_coordinator(member) -> QuerySet[Leg]:
 
 
 def legs_for_cell_member(member) -> QuerySet[Leg]:
+    """The legs a cell member may see: their cells' legs once released to the
+    cell (the journey started, or the cell was briefed)."""
     if not roles.is_cell_member(member):
         return Leg.objects.none()
     return Leg.objects.filter(
-        cell__organisation_id=member.organisation_id, cell__memberships__member=member
+        cell__organisation_id=member.organisation_id,
+        cell__memberships__member=member,
+        released_at__isnull=False,
     ).distinct()
 
 

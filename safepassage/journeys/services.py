@@ -2,15 +2,16 @@
 
 The grant rules (DESIGN.md), applied here and nowhere else:
 
-- a leg's key is wrapped under its case's key and to every approved member
-  of the leg's cell;
+- a leg's key is wrapped under its case's key, and to every approved member
+  of the leg's cell once the leg is released (``Leg.released_at``: the
+  journey was started, or the coordinator briefed that cell earlier);
 - a handoff's key is wrapped under its case's key and to every approved
-  member of the cells of the two legs it joins.
+  member of the cells of the released legs it joins.
 
-Whenever a leg's cell, a journey's order or a cell's membership changes, the
-``sync_*`` functions bring the grants in line: new holders are granted (or
-queued when the actor cannot open the key), former holders are revoked and
-the compartment is rotated.
+Whenever a leg's cell or release, a journey's order or a cell's membership
+changes, the ``sync_*`` functions bring the grants in line: new holders are
+granted (or queued when the actor cannot open the key), former holders are
+revoked and the compartment is rotated.
 """
 
 from __future__ import annotations
@@ -131,8 +132,13 @@ def _sync_member_grants(
         vault.revoke_member(compartment=compartment, member=member)
 
 
+def _leg_reaches_cell(leg: Leg | None) -> bool:
+    """The leg's cell holds its keys: the leg is released to it."""
+    return leg is not None and leg.cell_id is not None and leg.released_at is not None
+
+
 def sync_leg_grants(*, leg: Leg, keyring: Keyring) -> None:
-    desired = _cell_member_ids([leg.cell_id] if leg.cell_id else [])
+    desired = _cell_member_ids([leg.cell_id]) if _leg_reaches_cell(leg) and leg.cell_id else set()
     _sync_member_grants(
         leg.compartment_id, desired, keyring, allow_new=leg.status in OPEN_LEG_STATUSES
     )
@@ -140,12 +146,9 @@ def sync_leg_grants(*, leg: Leg, keyring: Keyring) -> None:
 
 def sync_handoff_grants(*, handoff: Handoff, keyring: Keyring) -> None:
     cells = [
-        c
-        for c in (
-            handoff.from_leg.cell_id if handoff.from_leg is not None else None,
-            handoff.to_leg.cell_id if handoff.to_leg is not None else None,
-        )
-        if c
+        leg.cell_id
+        for leg in (handoff.from_leg, handoff.to_leg)
+        if leg is not None and _leg_reaches_cell(leg) and leg.cell_id
     ]
     _sync_member_grants(
         handoff.compartment_id,
@@ -153,6 +156,15 @@ def sync_handoff_grants(*, handoff: Handoff, keyring: Keyring) -> None:
         keyring,
         allow_new=handoff.status != HandoffStatus.DONE,
     )
+
+
+def _sync_leg_and_ends(leg: Leg, keyring: Keyring) -> None:
+    """A leg's grants and those of the handoffs at its two ends."""
+    sync_leg_grants(leg=leg, keyring=keyring)
+    for handoff in Handoff.objects.filter(Q(from_leg=leg) | Q(to_leg=leg)).select_related(
+        "from_leg", "to_leg"
+    ):
+        sync_handoff_grants(handoff=handoff, keyring=keyring)
 
 
 def sync_cell_grants(*, cell: Cell, keyring: Keyring) -> None:
@@ -321,7 +333,8 @@ def do_create_journey(*, actor, case: Case, title: str) -> Journey:
 
 
 def do_start_journey(*, actor, journey: Journey) -> Journey:
-    """Open the journey to its cells: they can now start their legs."""
+    """Open the journey to its cells: every leg not briefed yet is released,
+    its cell is given its keys, and the cells can now start their legs."""
     roles.require_case_coordinator(actor, journey.case)
     if journey.status != JourneyStatus.PLANNING:
         raise ServiceError(_("Only a journey being planned can be started."))
@@ -329,9 +342,14 @@ def do_start_journey(*, actor, journey: Journey) -> Journey:
         raise ServiceError(_("Add at least one leg before starting the journey."))
     if journey.legs.filter(cell__isnull=True).exists():
         raise ServiceError(_("Every leg needs a cell before the journey starts."))
+    keyring = require()
+    now = timezone.now()
     with transaction.atomic():
         journey.status = JourneyStatus.ACTIVE
         journey.save(update_fields=["status"])
+        journey.legs.filter(released_at__isnull=True).update(released_at=now)
+        _sync_journey_grants(journey, keyring)
+        vault.rotate_due(keyring=keyring, organisation_id=actor.organisation_id)
         add_event(
             case=journey.case, kind=CaseEventKind.JOURNEY, message="journey_started", actor=actor
         )
@@ -437,14 +455,15 @@ def do_update_leg(
         leg.save()
         checkin_hooks.leg_saved(leg=leg)
         if cell_changed:
-            sync_leg_grants(leg=leg, keyring=keyring)
+            # The former cell knew the phrases; the new one may speak another language.
             for handoff in Handoff.objects.filter(Q(from_leg=leg) | Q(to_leg=leg)).select_related(
                 "from_leg", "to_leg"
             ):
-                # The former cell knew the phrases; the new one may speak another language.
                 if handoff.status != HandoffStatus.DONE:
                     redraw_phrases(handoff=handoff, keyring=keyring)
-                sync_handoff_grants(handoff=handoff, keyring=keyring)
+            # A released leg goes to its new cell at once; the old cell's
+            # keys are taken back, but what it saw stays in the grant history.
+            _sync_leg_and_ends(leg, keyring)
             vault.rotate_due(keyring=keyring, organisation_id=actor.organisation_id)
         audit.record(
             organisation=actor.organisation,
@@ -453,6 +472,31 @@ def do_update_leg(
             target=leg,
             detail={"cell_changed": cell_changed},
         )
+    return leg
+
+
+def do_brief_leg(*, actor, leg: Leg) -> Leg:
+    """Release one leg of a journey still being planned to its cell now: its
+    members get the keys to the leg and to the handoffs at its two ends, and
+    it appears on their field pages (a broker may need days to buy tickets).
+
+    Irreversible as exposure: removing the leg or changing its cell later
+    takes the keys back, but the cell has seen it (the grant history keeps it).
+    """
+    roles.require_case_coordinator(actor, leg.journey.case)
+    if leg.journey.status != JourneyStatus.PLANNING:
+        raise ServiceError(_("Only a leg of a journey being planned can be briefed early."))
+    if leg.cell_id is None:
+        raise ServiceError(_("Choose the leg's cell before briefing it."))
+    if leg.released_at is not None:
+        raise ServiceError(_("This cell has already been briefed."))
+    keyring = require()
+    with transaction.atomic():
+        leg.released_at = timezone.now()
+        leg.save(update_fields=["released_at"])
+        _sync_leg_and_ends(leg, keyring)
+        vault.rotate_due(keyring=keyring, organisation_id=actor.organisation_id)
+        audit.record(organisation=actor.organisation, actor=actor, verb="leg.brief", target=leg)
     return leg
 
 
@@ -659,6 +703,7 @@ def do_new_phrases(*, actor, handoff: Handoff) -> Handoff:
 def _require_leg_cell_member(actor, leg: Leg) -> None:
     if (
         leg.cell_id is None
+        or leg.released_at is None
         or not roles.is_cell_member(actor)
         or not CellMembership.objects.filter(cell_id=leg.cell_id, member=actor).exists()
     ):

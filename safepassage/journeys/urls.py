@@ -11,6 +11,7 @@ urlpatterns = [
     path("legs/<uuid:leg>/edit/", views.leg_edit_view, name="leg_edit"),
     path("legs/<uuid:leg>/move/", views.leg_move_view, name="leg_move"),
     path("legs/<uuid:leg>/remove/", views.leg_remove_view, name="leg_remove"),
+    path("legs/<uuid:leg>/brief/", views.leg_brief_view, name="leg_brief"),
     path("handoffs/<uuid:handoff>/edit/", views.handoff_edit_view, name="handoff_edit"),
     path("handoffs/<uuid:handoff>/photo/", views.handoff_photo_view, name="handoff_photo"),
     path(

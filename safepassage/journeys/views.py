@@ -287,6 +287,34 @@ def handoff_detail_delete_view(request: MemberRequest, handoff) -> HttpResponse:
 
 
 @coordinator_view
+def leg_brief_view(request: MemberRequest, leg) -> HttpResponse:
+    """Confirm, then release one leg of a journey being planned to its cell."""
+    record = selectors.get_leg(request.user, leg)
+    error = ""
+    if request.method == "POST":
+        try:
+            services.do_brief_leg(actor=request.user, leg=record)
+        except ServiceError as exc:
+            error = str(exc)
+        else:
+            messages.success(request, _("The cell is briefed: it now sees this leg."))
+            return redirect("journeys:detail", journey=record.journey_id)
+    return render(
+        request,
+        "journeys/leg_brief.html",
+        {
+            "leg": record,
+            "journey": record.journey,
+            "error": error,
+            "can_brief": record.journey.status == JourneyStatus.PLANNING
+            and record.cell_id is not None
+            and record.released_at is None,
+            "title": _("Brief a cell now"),
+        },
+    )
+
+
+@coordinator_view
 def handoff_edit_view(request: MemberRequest, handoff) -> HttpResponse:
     record = selectors.get_handoff(request.user, handoff)
     too_large = (

@@ -187,6 +187,8 @@ PLAINTEXT_COLUMNS: dict[str, dict[str, str]] = {
         "window_end": DEADLINE,
         "started_at": DEADLINE,
         "handed_off_at": DEADLINE,
+        "released_at": "when the leg was released to its cell: the grants follow it "
+        "while nobody is logged in",
     },
     "journeys.Handoff": {
         "id": ID,

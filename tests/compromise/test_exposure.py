@@ -23,7 +23,12 @@ from safepassage.compromise.exposure import (
 from safepassage.contacts.models import Contact
 from safepassage.contacts.services import do_create_contact
 from safepassage.journeys.models import Handoff, Journey, Leg, LegStatus, TransportKind
-from safepassage.journeys.services import do_add_leg, do_create_journey, do_update_handoff
+from safepassage.journeys.services import (
+    do_add_leg,
+    do_brief_leg,
+    do_create_journey,
+    do_update_handoff,
+)
 from safepassage.members.models import Member
 from safepassage.roles import Role
 from safepassage.safehouses.models import SafeHouse
@@ -287,6 +292,9 @@ def build_network() -> Network:
         jy = do_create_journey(actor=coord, case=y, title="Y route")
         y_legs = [do_add_leg(actor=coord, journey=jy, cell=cells["D"], safe_house=house)]
         y_handoffs = list(jy.handoffs.order_by("position"))
+        # Every cell is briefed on its leg: the journeys are still being planned.
+        for leg in [*x_legs, *y_legs]:
+            do_brief_leg(actor=coord, leg=leg)
     return Network(
         org=new.organisation,
         coord=coord,
@@ -440,7 +448,9 @@ def test_query_count_does_not_grow_with_the_network(net, django_assert_max_num_q
     with unlocked(net.ring):
         jy = net.y_legs[0].journey
         for _ in range(4):
-            do_add_leg(actor=net.coord, journey=jy, cell=net.cells["D"])
+            do_brief_leg(
+                actor=net.coord, leg=do_add_leg(actor=net.coord, journey=jy, cell=net.cells["D"])
+            )
     with django_assert_max_num_queries(14):
         e = exposure_of(organisation=net.org, subject=small)
     assert len(e.leg_ids) == 5

@@ -8,7 +8,7 @@ subject's keys decrypt.
   opens with their keys exactly when its compartment is in it, and the legs,
   handoffs and cases reported are exactly those whose sealed values open;
 - a cell: ``compartment_ids`` is the union of what its members' keys open and
-  the legs it runs with the handoffs at their ends; when the cell has an
+  the legs released to it with the handoffs at their ends; when the cell has an
   active member, those legs and handoffs are among what the keys open.
 """
 
@@ -86,7 +86,7 @@ def _check(built: Built) -> None:
         )
         assert e.member_ids == member_ids
         keys: set = set().union(*(opened_by.get(m, set()) for m in member_ids))
-        runs = Leg.objects.filter(cell=cell)
+        runs = Leg.objects.filter(cell=cell, released_at__isnull=False)
         structural = set(runs.values_list("compartment_id", flat=True)) | set(
             Handoff.objects.filter(Q(from_leg__in=runs) | Q(to_leg__in=runs)).values_list(
                 "compartment_id", flat=True

@@ -18,6 +18,7 @@ from safepassage.contacts.services import do_create_contact
 from safepassage.journeys.models import Handoff, Leg, LegStatus
 from safepassage.journeys.services import (
     do_add_leg,
+    do_brief_leg,
     do_create_journey,
     do_start_journey,
     do_update_handoff,
@@ -191,7 +192,10 @@ def test_the_report_shows_only_what_the_viewers_keys_open(client, world, login):
     """coord2 does not coordinate the second case: its handoff is counted, not shown."""
     with unlocked(world.coord_keyring):
         journey = do_create_journey(actor=world.coord, case=world.other_case, title="Dock route")
-        do_add_leg(actor=world.coord, journey=journey, cell=world.cells[2], route="Pier crossing")
+        pier = do_add_leg(
+            actor=world.coord, journey=journey, cell=world.cells[2], route="Pier crossing"
+        )
+        do_brief_leg(actor=world.coord, leg=pier)
         dock = Handoff.objects.get(journey=journey, position=1)
         do_update_handoff(
             actor=world.coord, handoff=dock, place=WISTERIA_DOCK, window_start=None, window_end=None

@@ -19,6 +19,7 @@ from safepassage.cells.services import do_create_cell
 from safepassage.journeys.models import Handoff, JourneyStatus, Leg, LegStatus
 from safepassage.journeys.services import (
     do_add_leg,
+    do_brief_leg,
     do_create_journey,
     do_start_journey,
     do_update_handoff,
@@ -181,7 +182,10 @@ def test_a_leg_whose_key_has_not_arrived_is_shown_as_waiting_not_as_an_error(wor
     # member approved by coord2 (who cannot open that leg) waits for its key.
     with unlocked(world.coord_keyring):
         journey = do_create_journey(actor=world.coord, case=world.other_case, title="Quiet route")
-        do_add_leg(actor=world.coord, journey=journey, cell=world.cells[0], route="Hidden road")
+        hidden = do_add_leg(
+            actor=world.coord, journey=journey, cell=world.cells[0], route="Hidden road"
+        )
+        do_brief_leg(actor=world.coord, leg=hidden)
     newcomer, newcomer_ring = make_member(world.coord2, world.coord2_keyring, cell=world.cells[0])
     client = login(newcomer, newcomer_ring)
 
@@ -495,6 +499,7 @@ def test_window_not_set_and_journeys_newest_first(world, login):
             route="Newest route east",
             window_start=timezone.now() + timedelta(days=3),
         )
+        do_start_journey(actor=world.coord, journey=journey)
     driver, ring = world.member(0)
     client = login(driver, ring)
     page = client.get(reverse("field:my_legs")).content.decode()

@@ -4,8 +4,10 @@ the checks that compare it with what keys actually open.
 
 - a coordinator: their organisation's coordinators' compartment, the cases
   they coordinate, and the legs and handoffs of those cases' journeys;
-- a cell member: the legs their cells run, and the handoffs at either end of
-  those legs;
+- a cell member: the legs their cells run that have been released to the
+  cell (the journey started, or the cell was briefed), and the handoffs at
+  either end of those legs; an unreleased leg is out of reach even of the
+  cell that will run it;
 - a removed member (or one not yet approved): nothing.
 """
 
@@ -43,7 +45,9 @@ def expected_compartments(member: Member) -> set[uuid.UUID]:
             | set(handoffs.values_list("compartment_id", flat=True))
         )
     legs = Leg.objects.filter(
-        cell__organisation_id=member.organisation_id, cell__memberships__member=member
+        cell__organisation_id=member.organisation_id,
+        cell__memberships__member=member,
+        released_at__isnull=False,
     )
     handoffs = Handoff.objects.filter(Q(from_leg__in=legs) | Q(to_leg__in=legs))
     return set(legs.values_list("compartment_id", flat=True)) | set(

@@ -6,8 +6,9 @@ The shapes cover cells with no members, legs without a cell, one cell on two
 legs of the same journey (adjacent or not), cases with one or several
 coordinators, a member approved by a coordinator who does not hold the case
 (a pending grant, fulfilled at the next catch-up of one who does), legs moved,
-removed or handed to another cell while planning, and the removal of a member
-or of a membership.
+removed or handed to another cell while planning, a cell briefed on its leg
+before the start, a journey started, and the removal of a member or of a
+membership.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from safepassage.core.errors import ServiceError
 from safepassage.journeys.models import Leg
 from safepassage.journeys.services import (
     do_add_leg,
+    do_brief_leg,
     do_create_journey,
     do_move_leg,
     do_remove_leg,
+    do_start_journey,
     do_update_leg,
 )
 from safepassage.members.models import Member
@@ -88,12 +91,12 @@ def shapes(draw, max_cells: int = 3, max_members: int = 2, max_legs: int = 4) ->
         st.none() | st.tuples(st.sampled_from(["member", "membership"]), st.integers(0, 20))
     )
     edit = st.tuples(
-        st.sampled_from(["earlier", "later", "remove", "recell"]),
+        st.sampled_from(["earlier", "later", "remove", "recell", "brief", "start"]),
         st.integers(0, 1),
         st.integers(0, max_legs),
         cell_or_none,
     )
-    edits = tuple(draw(st.lists(edit, max_size=2)))
+    edits = tuple(draw(st.lists(edit, max_size=3)))
     return Shape(coordinators, cells, cases, late_joiner, removal, edits)
 
 
@@ -111,6 +114,25 @@ TWO_LEGS_ONE_CELL = Shape(
     late_joiner=(0, 1),
     removal=("member", 2),
     edits=(("recell", 1, 0, 0), ("earlier", 0, 3, None)),
+)
+
+# A cell briefed early, then its leg moved and given to another cell; a
+# journey started with one leg still without a cell (refused), then with all.
+BRIEFED_THEN_MOVED = Shape(
+    coordinators=1,
+    cells=(1, 1, 1),
+    cases=(
+        CaseShape(actor=0, others=frozenset(), legs=(0, 1, 2)),
+        CaseShape(actor=0, others=frozenset(), legs=(2, 0)),
+    ),
+    late_joiner=(1, 0),
+    removal=None,
+    edits=(
+        ("brief", 0, 1, None),
+        ("later", 0, 1, None),
+        ("recell", 0, 2, 0),
+        ("start", 1, 0, None),
+    ),
 )
 
 # Found by the property: the catch-up rotates the old arrival handoff, then the
@@ -224,6 +246,10 @@ def _edit(what: str, actor: Member, ring: Keyring, leg: Leg, cell) -> None:
                 do_move_leg(actor=actor, leg=leg, offset=-1 if what == "earlier" else 1)
             elif what == "remove":
                 do_remove_leg(actor=actor, leg=leg)
+            elif what == "brief":
+                do_brief_leg(actor=actor, leg=leg)
+            elif what == "start":
+                do_start_journey(actor=actor, journey=leg.journey)
             else:
                 do_update_leg(
                     actor=actor,
@@ -301,6 +327,7 @@ def cheap_passwords(monkeypatch, settings):
 @given(shape=shapes())
 @example(shape=TWO_LEGS_ONE_CELL)
 @example(shape=STALE_CHILD_KEY)
+@example(shape=BRIEFED_THEN_MOVED)
 @settings(max_examples=15, **COMMON)
 def test_keys_follow_the_need_to_know_rule(db, shape):
     _run_isolated(shape)
