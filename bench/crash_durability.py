@@ -102,6 +102,7 @@ def rig_setup(legs: int) -> dict:
                     compartment_id=template.compartment_id,
                     status=LegStatus.STARTED,
                     started_at=started,
+                    released_at=started,  # a started journey's legs are released
                 )
                 for i in range(legs)
             ]

@@ -97,6 +97,7 @@ def test_the_field_page_in_korean_and_chinese(contexts, world):
         with unlocked(ring):
             do_update_preferences(actor=member, time_zone=zone, language=language)
             if cell == 0:
+                leg.refresh_from_db(fields=["released_at"])  # released by the start
                 do_mark_leg_started(actor=member, leg=leg)
 
         page = contexts(phone=True).new_page()

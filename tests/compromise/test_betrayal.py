@@ -366,7 +366,9 @@ def test_a_betraying_broker_is_declared_and_the_network_responds(world):
         "red scarf",
     ):
         assert secret not in leg_page
-    assert 'name="action"' not in leg_page and "check-in" not in leg_page.lower()
+    # No action and no check-in form (the layout's own menu links to the PIN page).
+    assert 'name="action"' not in leg_page
+    assert reverse("field:check_in", kwargs={"leg": l1.pk}) not in leg_page
     plain = Client()  # no CSRF check: the view itself must refuse
     vault_login(plain, otter_member, otter_ring)
     start = plain.post(reverse("field:leg", kwargs={"leg": l1.pk}), {"action": "start"})

@@ -91,7 +91,9 @@ def test_every_page_a_cell_member_can_open_is_a_field_page(world, login):
         response = visit.response
         assert response.status_code == 200, (visit.url, response.status_code)
         if visit.page is None:  # the handoff photo, one tap away
-            assert response["Content-Type"] == "image/png", visit.url
+            assert response["Content-Type"] == "image/jpeg", (
+                visit.url
+            )  # every stored photo (journeys/photos.py)
             assert "no-store" in response["Cache-Control"], visit.url
             continue
         _check_field_page(response, visit.url)

@@ -46,6 +46,7 @@ def test_list_shows_capacity_and_current_occupancy(client, world, login):
         )
         do_start_journey(actor=world.coord, journey=world.journey)
     with unlocked(keeper_ring):
+        stay.refresh_from_db(fields=["released_at"])  # released by the start
         do_mark_leg_started(actor=keeper, leg=stay)
     login(world.coord)
     body = client.get(reverse("safehouses:list")).content.decode()

@@ -88,7 +88,7 @@ def test_padding_hides_the_exact_length():
 
 # --- through sealed fields -----------------------------------------------------------------------
 
-TEXTS = ["", "Ri", "Choe Myong-ok", KOREAN, CHINESE, "😀 emoji\u200b", "x" * 5000]
+TEXTS = ["", "Ri", "Choe Myong-ok", KOREAN, CHINESE, "😀 emoji\u200b", "x" * 2000]
 JSON_VALUES = [
     {},
     [],
@@ -104,13 +104,13 @@ def test_text_round_trips_through_a_sealed_field(small):
     with unlocked(small.ring):
         for text in TEXTS:
             traveller = Traveller.objects.get(pk=small.traveller.pk)
-            traveller.alias = text
+            traveller.description = text
             traveller.save()
-            stored = raw_value(Traveller, "alias", traveller.pk)
+            stored = raw_value(Traveller, "description", traveller.pk)
             assert stored is not None and is_sealed_blob(stored)
             if text:
                 assert text.encode("utf-8") not in stored
-            assert Traveller.objects.get(pk=traveller.pk).alias == text
+            assert Traveller.objects.get(pk=traveller.pk).description == text
 
 
 def test_json_round_trips_through_a_sealed_field(small):

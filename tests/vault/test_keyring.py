@@ -7,7 +7,7 @@ from django.db.models import Q
 
 from safepassage.cases.models import Case
 from safepassage.journeys.models import Handoff, Leg
-from safepassage.journeys.services import do_add_leg, do_create_journey
+from safepassage.journeys.services import do_add_leg, do_brief_leg, do_create_journey
 from safepassage.members.services import catch_up_keys
 from safepassage.organisations.services import recovery_keyring
 from safepassage.vault.keyring import Keyring, Locked, unlocked
@@ -137,6 +137,7 @@ def test_a_grant_the_approver_cannot_make_waits_for_a_holder(world):
     with unlocked(coord_ring):
         journey = do_create_journey(actor=coord, case=world.other_case, title="South route")
         leg = do_add_leg(actor=coord, journey=journey, cell=cell, route="Dandong by night")
+        do_brief_leg(actor=coord, leg=leg)  # released: its cell is to hold it
     wanted = _cell_leg_compartments(leg)
     assert len(wanted) == 3  # the leg, its pickup and its arrival
 
